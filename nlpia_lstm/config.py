@@ -1,0 +1,214 @@
+"""Experiment configs: a TOML file naming the data, vectors, training settings and the grid.
+
+A config reads like this (every key but ``name`` and ``[[models]]`` has the chapter's default)::
+
+    name = "table_19b"
+    seeds = [0, 1, 2]
+
+    [data]                 # IMDB; path = archive or aclImdb/ folder, else found or downloaded
+    val_fraction = 0.2
+    split_seed = 0
+    score_test = true
+
+    [vectors]              # path = a word2vec file; without one, word2vec is trained
+    [vectors.word2vec]
+    vector_size = 300
+
+    [training]
+    epochs = 2
+    batch_size = 32
+    maxlen = 400
+
+    [[models]]
+    arch = "birnn"
+    units = [50, 40, 30, 20, 10, 5, 1]
+
+Relative paths in a config are read from the config file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+from .errors import ConfigError
+
+ARCHITECTURES = ("simple_rnn", "birnn", "lstm", "bilstm", "gru")
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    path: str | None = None
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    max_reviews: int | None = None
+    score_test: bool = False
+    max_test: int | None = None
+
+
+@dataclass(frozen=True)
+class Word2VecSettings:
+    vector_size: int = 300
+    window: int = 5
+    min_count: int = 5
+    epochs: int = 5
+    sg: int = 0
+    seed: int = 0
+    workers: int = 1
+    use_unsup: bool = True
+
+
+@dataclass(frozen=True)
+class VectorSettings:
+    path: str | None = None
+    limit: int | None = 200_000
+    binary: bool | None = None
+    word2vec: Word2VecSettings = field(default_factory=Word2VecSettings)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int = 2
+    batch_size: int = 32
+    maxlen: int = 400
+    dropout: float = 0.2
+    optimizer: str = "rmsprop"
+    depth: int = 1
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    cells: tuple[tuple[str, int], ...]
+    seeds: tuple[int, ...] = (0,)
+    description: str = ""
+    data: DataSettings = field(default_factory=DataSettings)
+    vectors: VectorSettings = field(default_factory=VectorSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+
+
+# Fields that default to None: the type a value must have when it is given.
+_OPTIONAL_TYPES = {"str | None": str, "int | None": int, "bool | None": bool}
+
+
+def _build(cls, table: dict, where: str):
+    """Make dataclass ``cls`` from a TOML table, rejecting unknown keys and wrong types."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{where}] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(table) - set(fields)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {sorted(unknown)} in [{where}]; "
+                          f"known: {', '.join(sorted(fields))}")
+    values = {}
+    for name, value in table.items():
+        default = fields[name].default
+        if default is dataclasses.MISSING:
+            continue  # a nested table, built by the caller
+        expected = _OPTIONAL_TYPES.get(fields[name].type, type(default))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not expected:
+            raise ConfigError(f"{where}.{name} must be {expected.__name__}, got {value!r}")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise ConfigError(f"{where}.{name} must not be negative, got {value!r}")
+        values[name] = value
+    return values
+
+
+def _positive(where: str, **values) -> None:
+    for name, value in values.items():
+        if value is not None and (not isinstance(value, int) or value <= 0):
+            raise ConfigError(f"{where}.{name} must be a positive integer, got {value!r}")
+
+
+def parse_config(raw: dict, base: Path = Path(".")) -> Experiment:
+    """Validate a config's parsed TOML and return the :class:`Experiment` it describes."""
+    top = {k: v for k, v in raw.items() if k not in ("data", "vectors", "training", "models")}
+    known_top = {"name", "description", "seeds"}
+    if set(top) - known_top:
+        raise ConfigError(f"unknown top-level key(s) {sorted(set(top) - known_top)}; known: "
+                          "name, description, seeds, [data], [vectors], [training], [[models]]")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or "/" in name or name.startswith("."):
+        raise ConfigError("the config needs a name (a plain file-name-like string)")
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
+    ):
+        raise ConfigError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+
+    data = DataSettings(**_build(DataSettings, raw.get("data", {}), "data"))
+    _positive("data", max_reviews=data.max_reviews, max_test=data.max_test)
+    if not 0.0 < data.val_fraction < 1.0:
+        raise ConfigError(f"data.val_fraction must lie between 0 and 1, got {data.val_fraction}")
+    if data.path:
+        data = dataclasses.replace(data, path=str(_resolve(data.path, base)))
+
+    vec_raw = raw.get("vectors", {})
+    w2v = Word2VecSettings(**_build(Word2VecSettings, vec_raw.get("word2vec", {}) if isinstance(
+        vec_raw, dict) else {}, "vectors.word2vec"))
+    _positive("vectors.word2vec", vector_size=w2v.vector_size, window=w2v.window,
+              min_count=w2v.min_count, epochs=w2v.epochs, workers=w2v.workers)
+    vectors = VectorSettings(word2vec=w2v, **_build(VectorSettings, vec_raw, "vectors"))
+    _positive("vectors", limit=vectors.limit)
+    if vectors.path:
+        vectors = dataclasses.replace(vectors, path=str(_resolve(vectors.path, base)))
+
+    training = TrainingSettings(**_build(TrainingSettings, raw.get("training", {}), "training"))
+    _positive("training", epochs=training.epochs, batch_size=training.batch_size,
+              maxlen=training.maxlen, depth=training.depth)
+    if not 0.0 <= training.dropout < 1.0:
+        raise ConfigError(f"training.dropout must lie in [0, 1), got {training.dropout}")
+
+    return Experiment(name=name, cells=_cells(raw.get("models")), seeds=tuple(seeds),
+                      description=str(raw.get("description", "")), data=data, vectors=vectors,
+                      training=training)
+
+
+def _cells(models) -> tuple[tuple[str, int], ...]:
+    if not isinstance(models, list) or not models:
+        raise ConfigError("the config needs at least one [[models]] table with arch and units")
+    cells: list[tuple[str, int]] = []
+    for i, entry in enumerate(models, 1):
+        if not isinstance(entry, dict) or set(entry) != {"arch", "units"}:
+            raise ConfigError(f"[[models]] entry {i} must have exactly the keys arch and units")
+        archs = entry["arch"] if isinstance(entry["arch"], list) else [entry["arch"]]
+        units = entry["units"] if isinstance(entry["units"], list) else [entry["units"]]
+        for arch in archs:
+            if arch not in ARCHITECTURES:
+                raise ConfigError(f"unknown architecture {arch!r} in [[models]] entry {i}; "
+                                  f"choose from {', '.join(ARCHITECTURES)}")
+            for n in units:
+                if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+                    raise ConfigError(f"units must be positive integers, got {n!r} "
+                                      f"in [[models]] entry {i}")
+                if (arch, n) not in cells:
+                    cells.append((arch, n))
+    return tuple(cells)
+
+
+def _resolve(path: str, base: Path) -> Path:
+    path = Path(os.path.expandvars(path)).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def load_config(path: str | os.PathLike) -> Experiment:
+    """Read and validate an experiment config file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no config file at {path}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    return parse_config(raw, base=path.parent)

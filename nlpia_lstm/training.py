@@ -1,0 +1,60 @@
+"""Train and score one grid cell: one architecture, one unit count, one seed."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+# TensorFlow reads this when it starts; other backends ignore it. Set before Keras loads.
+os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .config import TrainingSettings  # noqa: E402
+from .grid import Inputs  # noqa: E402
+from .models import build_model  # noqa: E402
+
+__all__ = ["train_cell"]
+
+EVAL_BATCH_SIZE = 256
+
+
+def train_cell(
+    arch: str, units: int, seed: int, inputs: Inputs, settings: TrainingSettings | None = None,
+    *, verbose: int | None = None,
+) -> tuple[dict, keras.Model]:
+    """Build, train and score one model; return its result figures and the trained model.
+
+    ``acc``/``val_acc``/``loss``/``val_loss`` are Keras's figures for the last epoch, as in the
+    chapter; ``test_acc``/``test_loss`` score the test inputs when there are any.
+    """
+    settings = settings or TrainingSettings()
+    keras.utils.set_random_seed(seed)
+    model = build_model(arch, units, settings.maxlen, inputs.embeddings.shape[1],
+                        inputs.embeddings, depth=settings.depth, dropout=settings.dropout,
+                        optimizer=settings.optimizer)
+    if verbose is None:
+        verbose = 1 if sys.stderr.isatty() else 2
+    started = time.perf_counter()
+    history = model.fit(
+        inputs.x_train, inputs.y_train, batch_size=settings.batch_size, epochs=settings.epochs,
+        validation_data=(inputs.x_val, inputs.y_val), validation_batch_size=EVAL_BATCH_SIZE,
+        shuffle=True, verbose=verbose,
+    ).history
+    result = {
+        "acc": history["accuracy"][-1],
+        "val_acc": history["val_accuracy"][-1],
+        "loss": history["loss"][-1],
+        "val_loss": history["val_loss"][-1],
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "params": sum(int(np.prod(w.shape)) for w in model.trainable_weights),
+        "test_acc": None,
+        "test_loss": None,
+    }
+    if inputs.x_test is not None:
+        scores = model.evaluate(inputs.x_test, inputs.y_test, batch_size=EVAL_BATCH_SIZE,
+                                verbose=0, return_dict=True)
+        result["test_acc"], result["test_loss"] = scores["accuracy"], scores["loss"]
+    return {k: round(float(v), 6) if isinstance(v, float) else v for k, v in result.items()}, model

@@ -6,6 +6,7 @@ A config reads like this (every key but ``name`` and ``[[models]]`` has the chap
     seeds = [0, 1, 2]
 
     [data]                 # IMDB; path = archive or aclImdb/ folder, else found or downloaded
+    level = "word"         # or "char": one-hot characters, no [vectors] (see below)
     val_fraction = 0.2
     split_seed = 0
     score_test = true
@@ -19,11 +20,17 @@ A config reads like this (every key but ``name`` and ``[[models]]`` has the chap
     batch_size = 32
     maxlen = 400
 
-    [[models]]
+    [[models]]             # arch and units (and depth, default 1) may be lists: all combinations
     arch = "birnn"
     units = [50, 40, 30, 20, 10, 5, 1]
 
 Relative paths in a config are read from the config file's folder.
+
+With ``level = "char"`` the model reads characters instead of words, as in the chapter's
+character-level classifier: each review is lower-cased, characters outside ``valid_chars`` (the
+chapter's ``abcdefghijklmnopqrstuvwxyz0123456789"'?!.,:;`` and space when not given) become
+UNK, it is cut or padded to ``training.maxlen`` characters (the chapter uses 1500) and every
+character is one-hot encoded. There are no word vectors then, so no ``[vectors]`` table.
 """
 
 from __future__ import annotations
@@ -42,11 +49,14 @@ else:
 from .errors import ConfigError
 
 ARCHITECTURES = ("simple_rnn", "birnn", "lstm", "bilstm", "gru")
+LEVELS = ("word", "char")
 
 
 @dataclass(frozen=True)
 class DataSettings:
     path: str | None = None
+    level: str = "word"
+    valid_chars: str | None = None
     val_fraction: float = 0.2
     split_seed: int = 0
     max_reviews: int | None = None
@@ -81,13 +91,14 @@ class TrainingSettings:
     maxlen: int = 400
     dropout: float = 0.2
     optimizer: str = "rmsprop"
-    depth: int = 1
 
 
 @dataclass(frozen=True)
 class Experiment:
+    """A grid: every (arch, units, depth) cell in ``cells``, each trained once per seed."""
+
     name: str
-    cells: tuple[tuple[str, int], ...]
+    cells: tuple[tuple[str, int, int], ...]
     seeds: tuple[int, ...] = (0,)
     description: str = ""
     data: DataSettings = field(default_factory=DataSettings)
@@ -152,6 +163,18 @@ def parse_config(raw: dict, base: Path = Path(".")) -> Experiment:
         raise ConfigError(f"data.val_fraction must lie between 0 and 1, got {data.val_fraction}")
     if data.path:
         data = dataclasses.replace(data, path=str(_resolve(data.path, base)))
+    if data.level not in LEVELS:
+        raise ConfigError(f"data.level must be one of {', '.join(LEVELS)}, got {data.level!r}")
+    if data.level == "word" and data.valid_chars is not None:
+        raise ConfigError('data.valid_chars applies only with data.level = "char"')
+    if data.valid_chars is not None and (
+        not data.valid_chars or any(ord(c) >= 128 for c in data.valid_chars)
+    ):
+        raise ConfigError(f"data.valid_chars must be a non-empty string of ASCII characters, "
+                          f"got {data.valid_chars!r}")
+    if data.level == "char" and "vectors" in raw:
+        raise ConfigError('[vectors] does not apply to data.level = "char": '
+                          "its input is one-hot characters")
 
     vec_raw = raw.get("vectors", {})
     w2v = Word2VecSettings(**_build(Word2VecSettings, vec_raw.get("word2vec", {}) if isinstance(
@@ -165,7 +188,7 @@ def parse_config(raw: dict, base: Path = Path(".")) -> Experiment:
 
     training = TrainingSettings(**_build(TrainingSettings, raw.get("training", {}), "training"))
     _positive("training", epochs=training.epochs, batch_size=training.batch_size,
-              maxlen=training.maxlen, depth=training.depth)
+              maxlen=training.maxlen)
     if not 0.0 <= training.dropout < 1.0:
         raise ConfigError(f"training.dropout must lie in [0, 1), got {training.dropout}")
 
@@ -174,25 +197,31 @@ def parse_config(raw: dict, base: Path = Path(".")) -> Experiment:
                       training=training)
 
 
-def _cells(models) -> tuple[tuple[str, int], ...]:
+def _cells(models) -> tuple[tuple[str, int, int], ...]:
     if not isinstance(models, list) or not models:
         raise ConfigError("the config needs at least one [[models]] table with arch and units")
-    cells: list[tuple[str, int]] = []
+    cells: list[tuple[str, int, int]] = []
     for i, entry in enumerate(models, 1):
-        if not isinstance(entry, dict) or set(entry) != {"arch", "units"}:
-            raise ConfigError(f"[[models]] entry {i} must have exactly the keys arch and units")
-        archs = entry["arch"] if isinstance(entry["arch"], list) else [entry["arch"]]
-        units = entry["units"] if isinstance(entry["units"], list) else [entry["units"]]
+        if not isinstance(entry, dict) or not {"arch", "units"} <= set(entry) <= {
+            "arch", "units", "depth"
+        }:
+            raise ConfigError(f"[[models]] entry {i} must have the keys arch and units "
+                              "(and optionally depth)")
+        archs, units, depths = (v if isinstance(v, list) else [v] for v in (
+            entry["arch"], entry["units"], entry.get("depth", 1)))
         for arch in archs:
             if arch not in ARCHITECTURES:
                 raise ConfigError(f"unknown architecture {arch!r} in [[models]] entry {i}; "
                                   f"choose from {', '.join(ARCHITECTURES)}")
-            for n in units:
-                if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-                    raise ConfigError(f"units must be positive integers, got {n!r} "
-                                      f"in [[models]] entry {i}")
-                if (arch, n) not in cells:
-                    cells.append((arch, n))
+        for n in units + depths:
+            if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+                raise ConfigError(f"units and depth must be positive integers, got {n!r} "
+                                  f"in [[models]] entry {i}")
+        for arch in archs:
+            for depth in depths:
+                for n in units:
+                    if (arch, n, depth) not in cells:
+                        cells.append((arch, n, depth))
     return tuple(cells)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import platform
 import random
@@ -19,9 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, data
-from .config import Experiment, VectorSettings
+from .config import DataSettings, Experiment, VectorSettings
 from .errors import ConfigError
-from .preprocessing import TokenizedCorpus, cache_key, ids_matrix, load_imdb_tokens
+from .preprocessing import (
+    VALID_CHARS,
+    TokenizedCorpus,
+    cache_key,
+    char_ids,
+    create_dicts,
+    ids_matrix,
+    load_imdb_tokens,
+)
 from .vectors import embedding_matrix, load_word_vectors, save_word_vectors, train_word2vec
 
 __all__ = ["COLUMNS", "Inputs", "Prepared", "prepare_inputs", "run_grid", "finished_keys"]
@@ -55,11 +64,16 @@ class Inputs:
 
 @dataclass
 class Prepared:
-    """Model inputs for a whole grid, with a record of how they were made."""
+    """Model inputs for a whole grid, with a record of how they were made.
+
+    ``words`` names the embedding rows: row ``i + 1`` is ``words[i]`` at the word level (row 0
+    pads), row ``i`` is ``words[i]`` at the character level.
+    """
 
     inputs: Inputs
     words: list[str]
     provenance: dict
+    level: str = "word"
 
 
 def _word_vectors(settings: VectorSettings, train: TokenizedCorpus,
@@ -89,8 +103,75 @@ def _word_vectors(settings: VectorSettings, train: TokenizedCorpus,
     return kv, described
 
 
+def _test_subset(n: int, settings: DataSettings) -> list[int]:
+    """Indices of the test reviews to score: all, or ``max_test`` drawn with the split seed."""
+    order = list(range(n))
+    if settings.max_test:
+        random.Random(settings.split_seed).shuffle(order)
+        order = order[: settings.max_test]
+    return order
+
+
+def prepare_char_inputs(exp: Experiment, *, progress: bool = True) -> Prepared:
+    """Read and split IMDB as ``exp`` says; return character ids for a frozen identity Embedding.
+
+    The symbols are PAD, UNK and every valid character seen in the training portion
+    (:func:`~nlpia_lstm.preprocessing.create_dicts`); the identity matrix as embedding turns
+    their ids into the chapter's one-hot vectors.
+    """
+    settings, maxlen = exp.data, exp.training.maxlen
+    if exp.vectors.path:
+        raise ConfigError('word vectors do not apply to data.level = "char"')
+    valid = settings.valid_chars or VALID_CHARS
+    source = data.imdb_path(settings.path, progress=progress)
+    splits = ("train", "test") if settings.score_test else ("train",)
+    reviews = data.read_imdb(source, splits, progress=progress)
+    everything = reviews["train"]
+    train_idx, val_idx = data.shuffle_split(range(len(everything)), settings.val_fraction,
+                                            settings.split_seed, settings.max_reviews)
+    train = [everything[i] for i in train_idx]
+    val = [everything[i] for i in val_idx]
+    test = None
+    if settings.score_test:
+        test = [reviews["test"][i] for i in _test_subset(len(reviews["test"]), settings)]
+    seen = set().union(*(set(text.lower()) for _, text in train)) & set(valid)
+    char_indices, indices_char = create_dicts([sorted(seen)])
+    if progress:
+        print(f"encoding {len(train) + len(val) + len(test or []):,} reviews as "
+              f"{maxlen} characters from {len(char_indices)} symbols", flush=True)
+
+    def labels(reviews: list) -> np.ndarray:
+        return np.asarray([label for label, _ in reviews], dtype="float32")
+
+    inputs = Inputs(
+        np.eye(len(char_indices), dtype="float32"),
+        char_ids(train, char_indices, maxlen, valid), labels(train),
+        char_ids(val, char_indices, maxlen, valid), labels(val),
+        char_ids(test, char_indices, maxlen, valid) if test else None,
+        labels(test) if test else None,
+    )
+    described = f"one-hot chars ({len(char_indices)} symbols)"
+    if settings.valid_chars:
+        described += f", valid {settings.valid_chars!r}"
+    provenance = {
+        "vectors": described,
+        "data": source.name,
+        "split_seed": settings.split_seed,
+        "n_train": len(train),
+        "n_val": len(val),
+        "n_test": len(test) if test else "",
+    }
+    return Prepared(inputs, [indices_char[i] for i in range(len(indices_char))], provenance,
+                    level="char")
+
+
 def prepare_inputs(exp: Experiment, *, progress: bool = True) -> Prepared:
-    """Read, tokenize, split and vectorize IMDB as ``exp`` says; return token-id inputs."""
+    """Read, tokenize, split and vectorize IMDB as ``exp`` says; return token-id inputs.
+
+    With ``exp.data.level == "char"`` the inputs are character ids (:func:`prepare_char_inputs`).
+    """
+    if exp.data.level == "char":
+        return prepare_char_inputs(exp, progress=progress)
     settings, vec = exp.data, exp.vectors
     train_words = vec.path is None
     splits = ["train"] + (["test"] if settings.score_test else [])
@@ -111,9 +192,7 @@ def prepare_inputs(exp: Experiment, *, progress: bool = True) -> Prepared:
     if settings.score_test:
         test = tokens["test"]
         if settings.max_test:
-            order = list(range(len(test)))
-            random.Random(settings.split_seed).shuffle(order)
-            test = test.subset(order[: settings.max_test])
+            test = test.subset(_test_subset(len(test), settings))
     inputs = Inputs(
         matrix,
         ids_matrix(train, key_to_row, maxlen), train.labels.astype("float32"),
@@ -177,11 +256,12 @@ def _append_row(csv_path: Path, row: dict) -> None:
         os.fsync(f.fileno())
 
 
-def _settings_row(exp: Experiment, arch: str, units: int, seed: int, provenance: dict) -> dict:
-    t = exp.training
+def _settings_row(exp: Experiment, cell: tuple[str, int, int], seed: int,
+                  provenance: dict) -> dict:
+    t, (arch, units, depth) = exp.training, cell
     return {"experiment": exp.name, "arch": arch, "units": units, "seed": seed,
             "epochs": t.epochs, "batch_size": t.batch_size, "maxlen": t.maxlen,
-            "dropout": t.dropout, "optimizer": t.optimizer, "depth": t.depth, **provenance}
+            "dropout": t.dropout, "optimizer": t.optimizer, "depth": depth, **provenance}
 
 
 def run_grid(
@@ -205,17 +285,19 @@ def run_grid(
     from .training import train_cell
 
     versions = _versions()
-    plan = [(seed, arch, units) for seed in exp.seeds for arch, units in exp.cells]
-    for i, (seed, arch, units) in enumerate(plan, 1):
-        row = _settings_row(exp, arch, units, seed, prepared.provenance)
+    plan = [(seed, cell) for seed in exp.seeds for cell in exp.cells]
+    for i, (seed, cell) in enumerate(plan, 1):
+        row = _settings_row(exp, cell, seed, prepared.provenance)
+        arch, units, depth = cell
+        name = f"{arch} units={units}" + (f" depth={depth}" if depth > 1 else "") + f" seed={seed}"
         if tuple(str(row[c]) for c in KEY_COLUMNS) in done:
             if progress:
-                print(f"[{i}/{len(plan)}] {arch} units={units} seed={seed}: already in {csv_path}")
+                print(f"[{i}/{len(plan)}] {name}: already in {csv_path}")
             continue
         if progress:
-            print(f"[{i}/{len(plan)}] {arch} units={units} seed={seed}", flush=True)
+            print(f"[{i}/{len(plan)}] {name}", flush=True)
         result, model = train_cell(arch, units, seed, prepared.inputs, exp.training,
-                                   verbose=verbose)
+                                   depth=depth, verbose=verbose)
         row.update(result, **versions)
         row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         _append_row(csv_path, {k: "" if row.get(k) is None else row[k] for k in COLUMNS})
@@ -224,14 +306,23 @@ def run_grid(
                   + (f" test_acc={row['test_acc']:.4f}" if row["test_acc"] is not None else "")
                   + f" ({row['train_seconds']} s)", flush=True)
         if save_models:
-            _save_model(model, prepared.words, Path(save_models) / f"{exp.name}-{arch}-{units}"
-                        f"-seed{seed}.keras")
+            stem = f"{exp.name}-{arch}-{units}" + (f"-depth{depth}" if depth > 1 else "")
+            _save_model(model, prepared, Path(save_models) / f"{stem}-seed{seed}.keras")
     return csv_path
 
 
-def _save_model(model, words: list[str], path: Path) -> None:
-    """Save a trained model with its word list: row ``i + 1`` of its embedding is ``words[i]``."""
+def _save_model(model, prepared: Prepared, path: Path) -> None:
+    """Save a trained model with the names of its embedding rows.
+
+    Word level: ``<model>.words.txt``, where row ``i + 1`` of the embedding is line ``i``.
+    Character level: ``<model>.chars.json``, a JSON list where row ``i`` is item ``i``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
-    path.with_suffix(".words.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    if prepared.level == "char":
+        path.with_suffix(".chars.json").write_text(json.dumps(prepared.words) + "\n",
+                                                   encoding="utf-8")
+    else:
+        path.with_suffix(".words.txt").write_text("\n".join(prepared.words) + "\n",
+                                                  encoding="utf-8")
 

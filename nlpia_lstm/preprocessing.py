@@ -10,6 +10,16 @@ The chapter (NLP in Action, ch. 9) keeps every review as a list of 300-d vectors
 That is about 0.5 GB per 1,000 reviews as float32, so the grid instead keeps token ids
 (:class:`TokenizedCorpus`, :func:`ids_matrix`) and lets a frozen ``Embedding`` holding the same
 vectors look them up: the network sees exactly the same input (a test checks it).
+
+The character-level model of the chapter goes the same way::
+
+    listified_data = clean_data(dataset)
+    common_length_data = char_pad_trunc(listified_data, maxlen=1500)
+    char_indices, indices_char = create_dicts(common_length_data)
+    encoded_data = onehot_encode(common_length_data, char_indices, 1500)
+
+and :func:`char_ids` gives the same thing as one small integer per character (the index of the
+one-hot's 1), which a frozen identity ``Embedding`` turns back into the one-hot vectors.
 """
 
 from __future__ import annotations
@@ -41,6 +51,14 @@ __all__ = [
     "tokenize_corpus",
     "ids_matrix",
     "load_imdb_tokens",
+    "VALID_CHARS",
+    "PAD",
+    "UNK",
+    "clean_data",
+    "char_pad_trunc",
+    "create_dicts",
+    "onehot_encode",
+    "char_ids",
 ]
 
 _CHUNK = 500
@@ -278,3 +296,128 @@ def load_imdb_tokens(
                 print(f"tokenizing IMDB {split} ({len(texts[split]):,} reviews)", flush=True)
             tokenize_corpus(texts.pop(split), n_jobs=n_jobs, progress=progress).save(files[split])
     return {split: TokenizedCorpus.load(f) for split, f in files.items()}
+
+
+# --- Character level: the chapter's utilities and their memory-lean twin ----------------------
+
+VALID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789\"'?!.,:; "
+PAD = "PAD"
+UNK = "UNK"
+
+
+def _texts(data: Sequence[tuple[int, str]]) -> list[str]:
+    """Return the texts of ``(label, text)`` pairs, checking their form once."""
+    texts = []
+    for i, sample in enumerate(data):
+        if not isinstance(sample, tuple | list) or len(sample) != 2 or not isinstance(
+            sample[1], str
+        ):
+            raise DataError(f"sample {i} is not a (label, text) pair: {sample!r:.60}")
+        texts.append(sample[1])
+    return texts
+
+
+def clean_data(data: Sequence[tuple[int, str]], valid: str = VALID_CHARS) -> list[list[str]]:
+    """Lower-case each review and list its characters, with ``"UNK"`` for those not in ``valid``.
+
+    Parameters
+    ----------
+    data : sequence of (label, text)
+        As returned by :func:`pre_process_data`.
+    valid : str
+        The characters kept as they are: the chapter's 26 letters, 10 digits, ``"'?!.,:;`` and
+        the space by default. Everything else, newlines and accented letters included, is UNK.
+
+    Returns
+    -------
+    list of list of str
+        One list per review of single characters and ``"UNK"`` tokens; an empty review gives
+        an empty list.
+    """
+    allowed = set(valid)
+    return [[c if c in allowed else UNK for c in text.lower()] for text in _texts(data)]
+
+
+def char_pad_trunc(data: Sequence[Sequence[str]], maxlen: int = 1500) -> list[list[str]]:
+    """Cut each token list to its first ``maxlen`` tokens or pad it at the end with ``"PAD"``.
+
+    Returns new lists; a list of exactly ``maxlen`` tokens comes back as an equal copy.
+    """
+    if not isinstance(maxlen, int) or maxlen <= 0:
+        raise DataError(f"maxlen must be a positive integer, got {maxlen!r}")
+    return [list(sample[:maxlen]) + [PAD] * (maxlen - len(sample)) for sample in data]
+
+
+def create_dicts(data: Iterable[Iterable[str]]) -> tuple[dict[str, int], dict[int, str]]:
+    """Return ``char_indices`` and ``indices_char``: every token seen, plus ``"PAD"`` and ``"UNK"``.
+
+    ``"PAD"`` is index 0 and ``"UNK"`` index 1, the other tokens follow in sorted order, so the
+    same data always gives the same indices (the chapter numbers a ``set`` in its hash order,
+    which changes from run to run, and has ``"PAD"``/``"UNK"`` only when the data holds them).
+    """
+    seen = set()
+    for sample in data:
+        seen.update(sample)
+    symbols = [PAD, UNK] + sorted(seen - {PAD, UNK})
+    return {c: i for i, c in enumerate(symbols)}, dict(enumerate(symbols))
+
+
+def _index(token: str, char_indices: Mapping[str, int]) -> int:
+    if token in char_indices:
+        return char_indices[token]
+    if UNK in char_indices:
+        return char_indices[UNK]
+    raise DataError(f"token {token!r} is not in char_indices, which has no {UNK!r} entry either")
+
+
+def onehot_encode(
+    dataset: Sequence[Sequence[str]], char_indices: Mapping[str, int], maxlen: int = 1500
+) -> np.ndarray:
+    """One-hot encode token lists: a float32 array ``(len(dataset), maxlen, len(char_indices))``.
+
+    As in the chapter, a sample shorter than ``maxlen`` leaves zero rows after its end (pad it
+    with :func:`char_pad_trunc` first to get PAD one-hots there). A token missing from
+    ``char_indices`` is encoded as ``"UNK"``. The array takes ``4 * maxlen * len(char_indices)``
+    bytes per sample, about 290 kB at 1,500 characters: :func:`char_ids` is the lean path.
+    """
+    if not isinstance(maxlen, int) or maxlen <= 0:
+        raise DataError(f"maxlen must be a positive integer, got {maxlen!r}")
+    x = np.zeros((len(dataset), maxlen, len(char_indices)), dtype=np.float32)
+    for i, sample in enumerate(dataset):
+        if len(sample) > maxlen:
+            raise DataError(f"sample {i} has {len(sample)} tokens, more than maxlen={maxlen}: "
+                            "cut it with char_pad_trunc first")
+        for t, token in enumerate(sample):
+            x[i, t, _index(token, char_indices)] = 1.0
+    return x
+
+
+def char_ids(
+    data: Sequence[tuple[int, str]],
+    char_indices: Mapping[str, int],
+    maxlen: int = 1500,
+    valid: str = VALID_CHARS,
+) -> np.ndarray:
+    """Reviews straight to an int32 array ``(len(data), maxlen)`` of indices into ``char_indices``.
+
+    The same as ``onehot_encode(char_pad_trunc(clean_data(data, valid), maxlen), char_indices,
+    maxlen).argmax(-1)`` in 4 bytes per character instead of ``4 * len(char_indices)``: a
+    frozen ``Embedding`` holding the identity matrix maps it back to that one-hot array.
+    """
+    if not isinstance(maxlen, int) or maxlen <= 0:
+        raise DataError(f"maxlen must be a positive integer, got {maxlen!r}")
+    if PAD not in char_indices:
+        raise DataError(f"char_indices needs a {PAD!r} entry to pad short reviews")
+    if any(ord(c) >= 128 for c in valid):
+        raise DataError("char_ids handles only ASCII valid characters; use onehot_encode")
+    unk = _index(UNK, char_indices)
+    # One lookup-table entry per ASCII code point; any other code point is unknown.
+    # Lower-casing can change a text's length, so it comes before the cut.
+    table = np.full(128, unk, dtype=np.int32)
+    for c in set(valid):
+        table[ord(c)] = _index(c, char_indices)
+    out = np.full((len(data), maxlen), char_indices[PAD], dtype=np.int32)
+    for i, text in enumerate(_texts(data)):
+        points = np.frombuffer(text.lower()[:maxlen].encode("utf-32-le"), dtype=np.uint32)
+        out[i, : len(points)] = np.where(points < 128, table[np.minimum(points, 127)], unk)
+    return out

@@ -38,6 +38,11 @@ def load_results(csv_path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"{csv_path}: missing column(s) {sorted(missing)}")
     if results.empty:
         raise DataError(f"{csv_path}: no result rows yet")
+    if "depth" in results:
+        # A stacked model is its own architecture in the table: "lstm_x2" for two LSTM layers.
+        stacked = results["depth"].fillna(1).astype(int) > 1
+        results.loc[stacked, "arch"] = (results.loc[stacked, "arch"] + "_x"
+                                        + results.loc[stacked, "depth"].astype(int).astype(str))
     return results
 
 
@@ -49,7 +54,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     summary["seeds"] = results.groupby(["arch", "units"])["seed"].nunique()
     summary = summary.reset_index()
     order = {a: i for i, a in enumerate(ARCHITECTURES)}
-    summary["_order"] = summary["arch"].map(order)
+    summary["_order"] = summary["arch"].map(order).fillna(len(order))
     return summary.sort_values(["_order", "units"], ascending=[True, False]).drop(columns="_order")
 
 

@@ -23,7 +23,7 @@ EVAL_BATCH_SIZE = 256
 
 def train_cell(
     arch: str, units: int, seed: int, inputs: Inputs, settings: TrainingSettings | None = None,
-    *, verbose: int | None = None,
+    *, depth: int = 1, verbose: int | None = None,
 ) -> tuple[dict, keras.Model]:
     """Build, train and score one model; return its result figures and the trained model.
 
@@ -33,7 +33,7 @@ def train_cell(
     settings = settings or TrainingSettings()
     keras.utils.set_random_seed(seed)
     model = build_model(arch, units, settings.maxlen, inputs.embeddings.shape[1],
-                        inputs.embeddings, depth=settings.depth, dropout=settings.dropout,
+                        inputs.embeddings, depth=depth, dropout=settings.dropout,
                         optimizer=settings.optimizer)
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2

@@ -1,0 +1,340 @@
+"""Train and compare English -> Spanish translators: a TOML config in, CSV rows and models out.
+
+A config reads like this (every key but ``name`` has the default shown)::
+
+    name = "translate_spa"
+
+    [data]              # path = spa-eng.zip or spa.txt; else found or downloaded (see data.py)
+    max_tokens = 10     # keep pairs whose both sides have at most this many tokens
+    max_pairs = 0       # 0: all pairs left; else about this many, whole English groups
+    val_fraction = 0.1
+    test_fraction = 0.1
+    split_seed = 0
+    min_count = 2       # rarer training tokens become <unk>
+    max_vocab = 0       # 0: no limit
+
+    [model]
+    variants = ["init", "every_step"]
+    embedding_dim = 128
+    units = 128         # per encoder direction; the decoder has 2 * units
+    encoder_layers = 2
+    dropout = 0.0
+
+    [training]
+    epochs = 10
+    batch_size = 64
+    learning_rate = 0.001
+    seed = 0
+
+    [decoding]
+    beam_width = 4
+    max_output_tokens = 20
+    examples = 5        # test sentences printed with their translations
+    max_test_sentences = 0   # 0: score every distinct test sentence
+
+Each decoder variant is trained once; its test-set scores for greedy and beam decoding go to
+``<results_dir>/<name>.csv`` (one row each) and the model to ``<models_dir>/<name>-<variant>
+.keras``. Importing this module does not import Keras.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+from . import __version__
+from .errors import ConfigError
+from .translation_data import (
+    VARIANTS,
+    Vocabulary,
+    detokenize,
+    encode_source,
+    read_pairs,
+    references,
+    split_pairs,
+    teacher_forcing,
+)
+
+COLUMNS = [
+    "experiment", "variant", "decoding", "beam_width", "bleu", "token_accuracy", "val_loss",
+    "n_train", "n_val", "n_test", "n_test_sentences", "source_vocab", "target_vocab",
+    "max_tokens", "max_pairs", "min_count", "embedding_dim", "units", "encoder_layers",
+    "dropout", "epochs", "batch_size", "learning_rate", "train_seconds", "decode_seconds",
+    "params", "seed", "split_seed", "data", "nlpia_lstm_version", "keras_version", "backend",
+    "backend_version", "python_version", "platform", "finished_at",
+]
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    path: str | None = None
+    max_tokens: int = 10
+    max_pairs: int = 0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 0
+    min_count: int = 2
+    max_vocab: int = 0
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    variants: tuple = VARIANTS
+    embedding_dim: int = 128
+    units: int = 128
+    encoder_layers: int = 2
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 0.001
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    beam_width: int = 4
+    max_output_tokens: int = 20
+    examples: int = 5
+    max_test_sentences: int = 0
+
+
+@dataclass(frozen=True)
+class TranslationExperiment:
+    name: str
+    description: str = ""
+    data: DataSettings = field(default_factory=DataSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    decoding: DecodingSettings = field(default_factory=DecodingSettings)
+
+
+# Keys that must be positive; every other number must not be negative.
+_POSITIVE = {"max_tokens", "embedding_dim", "units", "encoder_layers", "epochs", "batch_size",
+             "learning_rate", "beam_width", "max_output_tokens", "min_count"}
+
+
+def _table(cls, raw, where: str):
+    """Make dataclass ``cls`` from a TOML table, rejecting unknown keys and wrong types."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{where}] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {sorted(unknown)} in [{where}]; "
+                          f"known: {', '.join(sorted(fields))}")
+    values = {}
+    for key, value in raw.items():
+        expected = str if fields[key].type == "str | None" else type(fields[key].default)
+        if expected is float and type(value) is int:
+            value = float(value)
+        if expected is tuple and isinstance(value, str | list):
+            value = tuple([value] if isinstance(value, str) else value)
+        if type(value) is not expected:
+            raise ConfigError(f"{where}.{key} must be {expected.__name__}, got {value!r}")
+        if isinstance(value, int | float) and (value < 0 or (key in _POSITIVE and value == 0)):
+            rule = "positive" if key in _POSITIVE else "non-negative"
+            raise ConfigError(f"{where}.{key} must be {rule}, got {value!r}")
+        values[key] = value
+    return cls(**values)
+
+
+def parse_config(raw: dict, base: Path = Path(".")) -> TranslationExperiment:
+    """Validate a parsed TOML config and return the experiment it describes."""
+    sections = {"data": DataSettings, "model": ModelSettings, "training": TrainingSettings,
+                "decoding": DecodingSettings}
+    unknown = set(raw) - set(sections) - {"name", "description"}
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s) {sorted(unknown)}; known: name, "
+                          "description, [data], [model], [training], [decoding]")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or "/" in name or name.startswith("."):
+        raise ConfigError("the config needs a name (a plain file-name-like string)")
+    parts = {key: _table(cls, raw.get(key, {}), key) for key, cls in sections.items()}
+    data, model = parts["data"], parts["model"]
+    if not 0 < data.val_fraction < 1 or not 0 < data.test_fraction < 1 or (
+            data.val_fraction + data.test_fraction >= 1):
+        raise ConfigError("data.val_fraction and data.test_fraction must lie in (0, 1) and "
+                          "sum to less than 1")
+    if not model.variants or set(model.variants) - set(VARIANTS):
+        raise ConfigError(f"model.variants must name some of {', '.join(VARIANTS)}, "
+                          f"got {list(model.variants)}")
+    if not 0 <= model.dropout < 1:
+        raise ConfigError(f"model.dropout must lie in [0, 1), got {model.dropout}")
+    if data.path:
+        path = Path(os.path.expandvars(data.path)).expanduser()
+        parts["data"] = dataclasses.replace(data, path=str(path if path.is_absolute()
+                                                           else base / path))
+    return TranslationExperiment(name=name, description=str(raw.get("description", "")),
+                                 **parts)
+
+
+def load_config(path: str | os.PathLike) -> TranslationExperiment:
+    """Read and validate a translation experiment config file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no config file at {path}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    return parse_config(raw, base=path.parent)
+
+
+def prepare(exp: TranslationExperiment, *, progress: bool = True):
+    """Read, split and index the pairs: ``(splits, source_vocab, target_vocab)``."""
+    d = exp.data
+    splits = split_pairs(read_pairs(d.path, progress=progress), max_tokens=d.max_tokens,
+                         max_pairs=d.max_pairs or None, val_fraction=d.val_fraction,
+                         test_fraction=d.test_fraction, seed=d.split_seed)
+    source_vocab = Vocabulary.build((s for s, _ in splits.train), d.min_count, d.max_vocab or None)
+    target_vocab = Vocabulary.build((t for _, t in splits.train), d.min_count, d.max_vocab or None)
+    return splits, source_vocab, target_vocab
+
+
+def _arrays(pairs, source_vocab: Vocabulary, target_vocab: Vocabulary):
+    source = encode_source([s for s, _ in pairs], source_vocab)
+    decoder_input, targets = teacher_forcing([t for _, t in pairs], target_vocab)
+    return source, decoder_input, targets
+
+
+def _versions() -> dict:
+    import keras
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return ""
+
+    backend = keras.backend.backend()
+    return {"nlpia_lstm_version": __version__, "keras_version": keras.__version__,
+            "backend": backend, "backend_version": version(backend),
+            "python_version": platform.python_version(),
+            "platform": f"{platform.system()}-{platform.machine()}"}
+
+
+def _append_row(csv_path: Path, row: dict) -> None:
+    new = not csv_path.is_file() or csv_path.stat().st_size == 0
+    if not new:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            if next(csv.reader(f), None) != COLUMNS:
+                raise ConfigError(f"{csv_path} has other columns than this version writes; "
+                                  "move it aside or choose another --results-dir")
+    with open(csv_path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in COLUMNS})
+
+
+def run_experiment(
+    exp: TranslationExperiment,
+    results_dir: str | os.PathLike = "results",
+    models_dir: str | os.PathLike | None = "models",
+    *,
+    progress: bool = True,
+    verbose: int | None = None,
+) -> Path:
+    """Train each decoder variant, score greedy and beam decoding on the test split, append
+    one CSV row per (variant, decoding), save each model; return the CSV's path."""
+    import keras
+
+    from .translation import Translator, bleu, build_model, save_translator, token_accuracy
+
+    say = print if progress else (lambda *a, **k: None)
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = results_dir / f"{exp.name}.csv"
+    splits, source_vocab, target_vocab = prepare(exp, progress=progress)
+    say(f"pairs: {len(splits.train)} train, {len(splits.val)} validation, {len(splits.test)} "
+        f"test; vocabularies: {len(source_vocab)} English, {len(target_vocab)} Spanish")
+    train = _arrays(splits.train, source_vocab, target_vocab)
+    val = _arrays(splits.val, source_vocab, target_vocab)
+    test = _arrays(splits.test, source_vocab, target_vocab)
+    sources, refs = references(splits.test)
+    if exp.decoding.max_test_sentences:
+        sources, refs = (sources[:exp.decoding.max_test_sentences],
+                         refs[:exp.decoding.max_test_sentences])
+    test_ids = encode_source(sources, source_vocab)
+    m, t, dec = exp.model, exp.training, exp.decoding
+    versions = _versions()
+    if verbose is None:
+        verbose = (1 if sys.stderr.isatty() else 2) if progress else 0
+
+    for variant in m.variants:
+        say(f"[{variant}] training {t.epochs} epochs", flush=True)
+        keras.utils.set_random_seed(t.seed)
+        model = build_model(len(source_vocab), len(target_vocab), variant=variant,
+                            embedding_dim=m.embedding_dim, units=m.units,
+                            encoder_layers=m.encoder_layers, dropout=m.dropout,
+                            learning_rate=t.learning_rate)
+        started = time.perf_counter()
+        history = model.fit(list(train[:2]), train[2], validation_data=(list(val[:2]), val[2]),
+                            epochs=t.epochs, batch_size=t.batch_size, shuffle=True,
+                            verbose=verbose).history
+        train_seconds = round(time.perf_counter() - started, 1)
+        translator = Translator(model, source_vocab, target_vocab, dec.max_output_tokens)
+        row = {
+            "experiment": exp.name, "variant": variant,
+            "token_accuracy": round(token_accuracy(model, *test), 4),
+            "val_loss": round(history["val_loss"][-1], 4),
+            "n_train": len(splits.train), "n_val": len(splits.val), "n_test": len(splits.test),
+            "n_test_sentences": len(sources), "source_vocab": len(source_vocab),
+            "target_vocab": len(target_vocab), "max_tokens": exp.data.max_tokens,
+            "max_pairs": exp.data.max_pairs, "min_count": exp.data.min_count,
+            "embedding_dim": m.embedding_dim, "units": m.units,
+            "encoder_layers": m.encoder_layers, "dropout": m.dropout, "epochs": t.epochs,
+            "batch_size": t.batch_size, "learning_rate": t.learning_rate,
+            "train_seconds": train_seconds, "params": model.count_params(), "seed": t.seed,
+            "split_seed": exp.data.split_seed, "data": Path(exp.data.path).name
+            if exp.data.path else "spa-eng.zip", **versions,
+        }
+        outputs = {}
+        for decoding, width in (("greedy", 1), ("beam", dec.beam_width)):
+            started = time.perf_counter()
+            if decoding == "greedy":
+                outputs[decoding] = translator.greedy(test_ids)
+            else:
+                outputs[decoding] = [translator.beam(ids, width) for ids in test_ids]
+            row.update(decoding=decoding, beam_width=width,
+                       bleu=round(bleu(refs, outputs[decoding]), 4),
+                       decode_seconds=round(time.perf_counter() - started, 1),
+                       finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            _append_row(csv_path, row)
+            say(f"[{variant}] {decoding} (width {width}): BLEU {row['bleu']:.4f}, token "
+                f"accuracy {row['token_accuracy']:.4f} ({row['decode_seconds']} s)", flush=True)
+        _print_examples(say, sources, refs, outputs, dec.examples)
+        if models_dir:
+            saved = save_translator(translator, Path(models_dir) / f"{exp.name}-{variant}.keras")
+            say(f"[{variant}] model: {saved}")
+    return csv_path
+
+
+def _print_examples(say, sources, refs, outputs: dict, n: int) -> None:
+    for i in range(min(n, len(sources))):
+        say(f"  EN  {detokenize(list(sources[i]))}")
+        say(f"  REF {' | '.join(detokenize(r) for r in refs[i])}")
+        for decoding, hypotheses in outputs.items():
+            say(f"  {decoding:<7}{detokenize(hypotheses[i])}")
+
+
+__all__ = ["COLUMNS", "TranslationExperiment", "load_config", "parse_config",
+           "prepare", "run_experiment"]

@@ -1,0 +1,110 @@
+"""Shared fixtures: tiny IMDB-like data, tiny word vectors, an isolated cache folder."""
+
+from __future__ import annotations
+
+import os
+import random
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+POSITIVE = ["great", "wonderful", "love", "brilliant", "superb", "enjoyed"]
+NEGATIVE = ["awful", "boring", "hate", "terrible", "dull", "waste"]
+FILLER = ["the", "movie", "film", "was", "a", "plot", "actors", "and", "it", "this", "story"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def review(rng: random.Random, label: int, n_words: int = 12) -> str:
+    """A review whose sentiment words give its label away."""
+    cue = POSITIVE if label == 1 else NEGATIVE
+    words = [rng.choice(FILLER) for _ in range(n_words)]
+    for _ in range(3):
+        words.insert(rng.randrange(len(words)), rng.choice(cue))
+    return " ".join(words).capitalize() + "."
+
+
+def make_imdb(root: Path, n_per_label: int = 40, seed: int = 0) -> Path:
+    """Write an ``aclImdb/`` folder with train/test pos/neg and train/unsup reviews."""
+    rng = random.Random(seed)
+    folder = root / "aclImdb"
+    layout = [("train", "pos", 1, n_per_label), ("train", "neg", 0, n_per_label),
+              ("test", "pos", 1, n_per_label // 2), ("test", "neg", 0, n_per_label // 2),
+              ("train", "unsup", None, n_per_label)]
+    for split, sub, label, n in layout:
+        (folder / split / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            text = review(rng, rng.randint(0, 1) if label is None else label)
+            (folder / split / sub / f"{i}_0.txt").write_text(text, encoding="utf-8")
+    (folder / "imdb.vocab").write_text("the\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own cache folder and no data folder, so nothing leaks between tests."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("NLPIA_LSTM_CACHE", str(cache))
+    monkeypatch.delenv("NLPIA_LSTM_DATA", raising=False)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def imdb_folder(tmp_path_factory) -> Path:
+    return make_imdb(tmp_path_factory.mktemp("imdb"))
+
+
+@pytest.fixture(scope="session")
+def imdb_archive(imdb_folder: Path, tmp_path_factory) -> Path:
+    archive = tmp_path_factory.mktemp("archive") / "aclImdb_v1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(imdb_folder, arcname="aclImdb")
+    return archive
+
+
+@pytest.fixture(scope="session")
+def word2vec_file(tmp_path_factory) -> Path:
+    """A tiny binary word2vec file with 8-d vectors for the tiny reviews' words."""
+    from gensim.models import KeyedVectors
+
+    words = POSITIVE + NEGATIVE + FILLER + ["The", "Movie", "Film", "."]
+    kv = KeyedVectors(vector_size=8)
+    kv.add_vectors(words, np.random.default_rng(0).normal(size=(len(words), 8)).astype("float32"))
+    path = tmp_path_factory.mktemp("vectors") / "tiny-vectors.bin"
+    kv.save_word2vec_format(str(path), binary=True)
+    return path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def tiny_config(tmp_path: Path, data: Path, vectors: Path | None = None, extra: str = "",
+                name: str = "tiny", models: str = 'arch = "lstm"\nunits = [3]') -> Path:
+    """An experiment config for the tiny data: a few seconds per cell."""
+    vec = f'[vectors]\npath = "{vectors}"\n' if vectors else (
+        "[vectors.word2vec]\nvector_size = 8\nmin_count = 1\nepochs = 2\n")
+    return write(tmp_path / f"{name}.toml", f'''name = "{name}"
+seeds = [0]
+{extra}
+[data]
+path = "{data}"
+score_test = true
+
+{vec}
+[training]
+epochs = 1
+maxlen = 20
+batch_size = 8
+
+[[models]]
+{models}
+''')
+
+
+def subprocess_env(**extra: str) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra)
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return env

@@ -1,0 +1,27 @@
+"""The same tiny grid cell runs on Keras's JAX backend (the GPU machines have JAX, not TF)."""
+
+import csv
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from conftest import subprocess_env, tiny_config
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_tiny_grid_cell_on_jax_backend(tmp_path, imdb_folder, word2vec_file, isolated_cache):
+    cfg = tiny_config(tmp_path, imdb_folder, word2vec_file,
+                      models='arch = ["lstm", "birnn", "gru"]\nunits = [2]')
+    env = subprocess_env(KERAS_BACKEND="jax", NLPIA_LSTM_CACHE=str(isolated_cache))
+    done = subprocess.run(
+        [sys.executable, "-m", "nlpia_lstm", "grid", str(cfg), "--results-dir", str(tmp_path),
+         "--quiet"], env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(tmp_path / "tiny.csv", newline="") as f:
+        written = list(csv.DictReader(f))
+    assert [r["arch"] for r in written] == ["lstm", "birnn", "gru"]
+    assert {r["backend"] for r in written} == {"jax"}
+    assert all(0.0 <= float(r["val_acc"]) <= 1.0 for r in written)

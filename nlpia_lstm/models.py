@@ -17,7 +17,7 @@ from keras import layers
 from .config import ARCHITECTURES
 from .errors import ConfigError
 
-__all__ = ["ARCHITECTURES", "build_model", "recurrent_layer"]
+__all__ = ["ARCHITECTURES", "build_model", "frozen_embedding", "recurrent_layer"]
 
 
 def recurrent_layer(arch: str, units: int, return_sequences: bool = True) -> layers.Layer:
@@ -28,12 +28,26 @@ def recurrent_layer(arch: str, units: int, return_sequences: bool = True) -> lay
     return layers.Bidirectional(layer) if arch.startswith("bi") else layer
 
 
+def frozen_embedding(embeddings: np.ndarray) -> layers.Embedding:
+    """Return a frozen ``Embedding`` holding ``embeddings`` (row 0 = zero padding vector).
+
+    A grid builds one and shares it between its models: TensorFlow does not give back the
+    memory of a model's variables when the model is dropped, so a fresh 90 MB matrix per model
+    adds up over a grid.
+    """
+    embeddings = np.asarray(embeddings, dtype="float32")
+    if embeddings.ndim != 2:
+        raise ConfigError(f"embeddings must be a 2-d matrix, got shape {embeddings.shape}")
+    return layers.Embedding(embeddings.shape[0], embeddings.shape[1], weights=[embeddings],
+                            trainable=False, name="word_vectors")
+
+
 def build_model(
     arch: str,
     units: int,
     maxlen: int = 400,
     embedding_dims: int = 300,
-    embeddings: np.ndarray | None = None,
+    embeddings: np.ndarray | layers.Embedding | None = None,
     *,
     depth: int = 1,
     dropout: float = 0.2,
@@ -49,10 +63,12 @@ def build_model(
         Units of each recurrent layer (per direction for the bidirectional ones).
     maxlen, embedding_dims : int
         Tokens per review and size of a word vector.
-    embeddings : ndarray of shape (n_rows, embedding_dims), optional
+    embeddings : ndarray of shape (n_rows, embedding_dims) or Embedding layer, optional
         With ``None`` the model takes the chapter's dense input ``(maxlen, embedding_dims)``.
         Given a matrix (row 0 = zero padding vector), the model takes ``(maxlen,)`` int32 token
         ids and looks them up in a frozen ``Embedding`` holding it: the same network input.
+        Given a layer from :func:`frozen_embedding`, the model uses that layer, so that many
+        models can share one copy of a large matrix.
     depth : int
         Number of stacked recurrent layers, each returning its full sequence.
     dropout : float
@@ -69,15 +85,13 @@ def build_model(
         raise ConfigError(f"dropout must lie in [0, 1), got {dropout}")
     if embeddings is None:
         stack = [keras.Input((maxlen, embedding_dims))]
+    elif isinstance(embeddings, layers.Embedding):
+        # A fresh Embedding draws its initializer's seed from Python's random when it is made;
+        # draw it here too, so that a model's numbers do not depend on sharing the layer.
+        keras.initializers.get("uniform")
+        stack = [keras.Input((maxlen,), dtype="int32"), embeddings]
     else:
-        embeddings = np.asarray(embeddings, dtype="float32")
-        if embeddings.ndim != 2:
-            raise ConfigError(f"embeddings must be a 2-d matrix, got shape {embeddings.shape}")
-        stack = [
-            keras.Input((maxlen,), dtype="int32"),
-            layers.Embedding(embeddings.shape[0], embeddings.shape[1], weights=[embeddings],
-                             trainable=False, name="word_vectors"),
-        ]
+        stack = [keras.Input((maxlen,), dtype="int32"), frozen_embedding(embeddings)]
     stack += [recurrent_layer(arch, units) for _ in range(depth)]
     stack += [layers.Dropout(dropout), layers.Flatten(), layers.Dense(1, activation="sigmoid")]
     model = keras.Sequential(stack, name=f"{arch}_{units}")

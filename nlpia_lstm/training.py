@@ -23,18 +23,21 @@ EVAL_BATCH_SIZE = 256
 
 def train_cell(
     arch: str, units: int, seed: int, inputs: Inputs, settings: TrainingSettings | None = None,
-    *, depth: int = 1, verbose: int | None = None,
+    *, depth: int = 1, embedding: keras.layers.Embedding | None = None,
+    verbose: int | None = None,
 ) -> tuple[dict, keras.Model]:
     """Build, train and score one model; return its result figures and the trained model.
 
     ``acc``/``val_acc``/``loss``/``val_loss`` are Keras's figures for the last epoch, as in the
-    chapter; ``test_acc``/``test_loss`` score the test inputs when there are any.
+    chapter; ``test_acc``/``test_loss`` score the test inputs when there are any. ``embedding``
+    is a frozen layer holding ``inputs.embeddings`` to share between cells (see
+    :func:`~nlpia_lstm.models.frozen_embedding`); the results are the same with or without it.
     """
     settings = settings or TrainingSettings()
     keras.utils.set_random_seed(seed)
     model = build_model(arch, units, settings.maxlen, inputs.embeddings.shape[1],
-                        inputs.embeddings, depth=depth, dropout=settings.dropout,
-                        optimizer=settings.optimizer)
+                        inputs.embeddings if embedding is None else embedding, depth=depth,
+                        dropout=settings.dropout, optimizer=settings.optimizer)
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
     started = time.perf_counter()

@@ -58,3 +58,21 @@ def test_dense_and_id_inputs_give_the_same_predictions():
 def test_bad_settings_are_clear_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         build_model(**kwargs)
+
+
+def test_a_shared_embedding_gives_the_same_model():
+    """Sharing one frozen layer between models saves memory and changes no number."""
+    import keras
+
+    from nlpia_lstm.models import frozen_embedding
+
+    matrix = np.random.default_rng(1).normal(size=(20, 6)).astype("float32")
+    shared = frozen_embedding(matrix)
+    for arch in ("lstm", "birnn"):
+        keras.utils.set_random_seed(3)
+        fresh = build_model(arch, 3, maxlen=7, embedding_dims=6, embeddings=matrix).get_weights()
+        keras.utils.set_random_seed(3)
+        reused = build_model(arch, 3, maxlen=7, embedding_dims=6, embeddings=shared).get_weights()
+        assert len(fresh) == len(reused)
+        for a, b in zip(fresh, reused, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -282,8 +282,10 @@ def run_grid(
     done = finished_keys(csv_path)
     prepared = prepare_inputs(exp, progress=progress)
 
+    from .models import frozen_embedding
     from .training import train_cell
 
+    embedding = frozen_embedding(prepared.inputs.embeddings)
     versions = _versions()
     plan = [(seed, cell) for seed in exp.seeds for cell in exp.cells]
     for i, (seed, cell) in enumerate(plan, 1):
@@ -297,7 +299,7 @@ def run_grid(
         if progress:
             print(f"[{i}/{len(plan)}] {name}", flush=True)
         result, model = train_cell(arch, units, seed, prepared.inputs, exp.training,
-                                   depth=depth, verbose=verbose)
+                                   depth=depth, embedding=embedding, verbose=verbose)
         row.update(result, **versions)
         row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         _append_row(csv_path, {k: "" if row.get(k) is None else row[k] for k in COLUMNS})

@@ -149,7 +149,7 @@ class CellWeights:
         return self.kernel.shape[0]
 
 
-def _activation(name, role: str) -> Callable[[np.ndarray], np.ndarray]:
+def _activation(name: str | None, role: str) -> Callable[[np.ndarray], np.ndarray]:
     key = "linear" if name is None else name
     if not isinstance(key, str) or key not in ACTIVATIONS:
         raise ValueError(f"{role} {name!r} is not supported by the NumPy reference; "
@@ -174,7 +174,7 @@ def _to_numpy(variable) -> np.ndarray:
     return np.array(value, dtype=np.float64)
 
 
-def _activation_name(value) -> str | None:
+def _activation_name(value: str | dict | None) -> str | None:
     """The Keras name of a serialized activation (a name, or a dict from a saved model)."""
     if isinstance(value, dict):
         value = value.get("config", value.get("class_name"))

@@ -240,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="run the lecture's table grid, then report it")
     p.add_argument("--config", default=str(DEFAULT_CONFIG), help="default: %(default)s")
     grid_options(p)
-    p.set_defaults(func=cmd_reproduce)
+    # Apart from results/, which holds the project's own published run: a user's run starts
+    # its own CSV instead of adding rows to that one.
+    p.set_defaults(func=cmd_reproduce, results_dir=str(Path("results") / "reproduced"))
 
     p = sub.add_parser("fetch", help="download and check a data set into the cache")
     p.add_argument("dataset", choices=["imdb"])

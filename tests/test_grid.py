@@ -146,3 +146,12 @@ def test_csv_from_another_version_is_not_overwritten(tmp_path, imdb_folder, word
     assert "other columns" in capsys.readouterr().err
     assert (tmp_path / "tiny.csv").read_text(encoding="utf-8") == "arch,units\nlstm,3\n"
 
+
+
+def test_reproduce_keeps_its_rows_apart_from_the_published_run():
+    from nlpia_lstm.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["reproduce"]).results_dir == "results/reproduced"
+    assert parser.parse_args(["reproduce", "--results-dir", "x"]).results_dir == "x"
+    assert parser.parse_args(["grid", "c.toml"]).results_dir == "results"

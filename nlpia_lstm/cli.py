@@ -202,6 +202,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
         raise DataError("nothing to translate: the input is empty")
     if args.beam < 1:
         raise ConfigError(f"--beam must be at least 1 (1 decodes greedily), got {args.beam}")
+    from .translation_data import translator_files
+
+    translator_files(args.model)  # fails before the slow Keras import when a file is missing
     _quiet_backend_logs()
     from .translation import load_translator
 
@@ -308,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="*", help="the English sentence")
     p.add_argument("--model", default=str(DEFAULT_TRANSLATOR), help="a .keras file written by "
                    "train-translator (default: %(default)s)")
-    p.add_argument("--beam", type=int, default=1, metavar="N",
+    p.add_argument("--beam", type=int, default=4, metavar="N",
                    help="beam width; 1 decodes greedily (default: %(default)s)")
     p.set_defaults(func=cmd_translate)
 

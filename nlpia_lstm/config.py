@@ -110,8 +110,14 @@ class Experiment:
 _OPTIONAL_TYPES = {"str | None": str, "int | None": int, "bool | None": bool}
 
 
-def _build(cls, table: dict, where: str):
-    """Make dataclass ``cls`` from a TOML table, rejecting unknown keys and wrong types."""
+def table_values(cls, table: dict, where: str, positive: frozenset[str] = frozenset()) -> dict:
+    """Check a TOML table against dataclass ``cls``: its keys, their types and signs.
+
+    Unknown keys, values of the wrong type and negative numbers (zero too, for the keys in
+    ``positive``) raise a ConfigError naming the key. A list or a single string becomes a tuple
+    where the field is a tuple. Returns the values to make ``cls`` from; fields that hold a
+    nested dataclass are left to the caller.
+    """
     if not isinstance(table, dict):
         raise ConfigError(f"[{where}] must be a table")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -127,10 +133,14 @@ def _build(cls, table: dict, where: str):
         expected = _OPTIONAL_TYPES.get(fields[name].type, type(default))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if expected is tuple and isinstance(value, str | list):
+            value = tuple([value] if isinstance(value, str) else value)
         if type(value) is not expected:
             raise ConfigError(f"{where}.{name} must be {expected.__name__}, got {value!r}")
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            raise ConfigError(f"{where}.{name} must not be negative, got {value!r}")
+        if isinstance(value, int | float) and not isinstance(value, bool) and (
+                value < 0 or (name in positive and value == 0)):
+            rule = "positive" if name in positive else "non-negative"
+            raise ConfigError(f"{where}.{name} must be {rule}, got {value!r}")
         values[name] = value
     return values
 
@@ -157,12 +167,12 @@ def parse_config(raw: dict, base: Path = Path(".")) -> Experiment:
     ):
         raise ConfigError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
 
-    data = DataSettings(**_build(DataSettings, raw.get("data", {}), "data"))
+    data = DataSettings(**table_values(DataSettings, raw.get("data", {}), "data"))
     _positive("data", max_reviews=data.max_reviews, max_test=data.max_test)
     if not 0.0 < data.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must lie between 0 and 1, got {data.val_fraction}")
     if data.path:
-        data = dataclasses.replace(data, path=str(_resolve(data.path, base)))
+        data = dataclasses.replace(data, path=str(resolve_path(data.path, base)))
     if data.level not in LEVELS:
         raise ConfigError(f"data.level must be one of {', '.join(LEVELS)}, got {data.level!r}")
     if data.level == "word" and data.valid_chars is not None:
@@ -177,16 +187,17 @@ def parse_config(raw: dict, base: Path = Path(".")) -> Experiment:
                           "its input is one-hot characters")
 
     vec_raw = raw.get("vectors", {})
-    w2v = Word2VecSettings(**_build(Word2VecSettings, vec_raw.get("word2vec", {}) if isinstance(
-        vec_raw, dict) else {}, "vectors.word2vec"))
+    w2v_raw = vec_raw.get("word2vec", {}) if isinstance(vec_raw, dict) else {}
+    w2v = Word2VecSettings(**table_values(Word2VecSettings, w2v_raw, "vectors.word2vec"))
     _positive("vectors.word2vec", vector_size=w2v.vector_size, window=w2v.window,
               min_count=w2v.min_count, epochs=w2v.epochs, workers=w2v.workers)
-    vectors = VectorSettings(word2vec=w2v, **_build(VectorSettings, vec_raw, "vectors"))
+    vectors = VectorSettings(word2vec=w2v, **table_values(VectorSettings, vec_raw, "vectors"))
     _positive("vectors", limit=vectors.limit)
     if vectors.path:
-        vectors = dataclasses.replace(vectors, path=str(_resolve(vectors.path, base)))
+        vectors = dataclasses.replace(vectors, path=str(resolve_path(vectors.path, base)))
 
-    training = TrainingSettings(**_build(TrainingSettings, raw.get("training", {}), "training"))
+    training = TrainingSettings(**table_values(TrainingSettings, raw.get("training", {}),
+                                               "training"))
     _positive("training", epochs=training.epochs, batch_size=training.batch_size,
               maxlen=training.maxlen)
     if not 0.0 <= training.dropout < 1.0:
@@ -225,19 +236,23 @@ def _cells(models) -> tuple[tuple[str, int, int], ...]:
     return tuple(cells)
 
 
-def _resolve(path: str, base: Path) -> Path:
+def resolve_path(path: str, base: Path) -> Path:
+    """Expand ``~`` and ``$VARS`` in a config's path; a relative one is read from ``base``."""
     path = Path(os.path.expandvars(path)).expanduser()
     return path if path.is_absolute() else base / path
 
 
-def load_config(path: str | os.PathLike) -> Experiment:
-    """Read and validate an experiment config file."""
-    path = Path(path)
+def read_toml(path: str | os.PathLike) -> dict:
+    """Parse a TOML config file, turning a missing or malformed file into a ConfigError."""
     try:
         with open(path, "rb") as f:
-            raw = tomllib.load(f)
+            return tomllib.load(f)
     except FileNotFoundError as exc:
         raise ConfigError(f"no config file at {path}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    return parse_config(raw, base=path.parent)
+
+
+def load_config(path: str | os.PathLike) -> Experiment:
+    """Read and validate an experiment config file."""
+    return parse_config(read_toml(path), base=Path(path).parent)

@@ -211,7 +211,8 @@ def prepare_inputs(exp: Experiment, *, progress: bool = True) -> Prepared:
     return Prepared(inputs, list(kv.index_to_key), provenance)
 
 
-def _versions() -> dict:
+def versions() -> dict:
+    """The versions a result row records: this package, Keras, its backend, TF, Python."""
     import keras
 
     def version(package: str) -> str:
@@ -225,7 +226,7 @@ def _versions() -> dict:
         "nlpia_lstm_version": __version__,
         "keras_version": keras.__version__,
         "backend": backend,
-        "backend_version": version({"tensorflow": "tensorflow"}.get(backend, backend)),
+        "backend_version": version(backend),
         "tensorflow_version": version("tensorflow"),
         "python_version": platform.python_version(),
         "platform": f"{platform.system()}-{platform.machine()}",
@@ -245,13 +246,22 @@ def finished_keys(csv_path: str | os.PathLike) -> set[tuple[str, ...]]:
         return {tuple(row[c] for c in KEY_COLUMNS) for row in reader}
 
 
-def _append_row(csv_path: Path, row: dict) -> None:
+def append_row(csv_path: Path, row: dict, columns: list[str] = COLUMNS) -> None:
+    """Append one result row to a CSV at once (header first if new), flushed to disk.
+
+    A CSV with other columns is refused, never rewritten: its rows stay as they are.
+    """
     new = not csv_path.is_file() or csv_path.stat().st_size == 0
+    if not new:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            if next(csv.reader(f), None) != columns:
+                raise ConfigError(f"{csv_path} has other columns than this version writes; "
+                                  "move it aside or choose another --results-dir")
     with open(csv_path, "a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         if new:
             writer.writeheader()
-        writer.writerow(row)
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
         f.flush()
         os.fsync(f.fileno())
 
@@ -286,7 +296,7 @@ def run_grid(
     from .training import train_cell
 
     embedding = frozen_embedding(prepared.inputs.embeddings)
-    versions = _versions()
+    run_versions = versions()
     plan = [(seed, cell) for seed in exp.seeds for cell in exp.cells]
     for i, (seed, cell) in enumerate(plan, 1):
         row = _settings_row(exp, cell, seed, prepared.provenance)
@@ -300,9 +310,9 @@ def run_grid(
             print(f"[{i}/{len(plan)}] {name}", flush=True)
         result, model = train_cell(arch, units, seed, prepared.inputs, exp.training,
                                    depth=depth, embedding=embedding, verbose=verbose)
-        row.update(result, **versions)
+        row.update(result, **run_versions)
         row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        _append_row(csv_path, {k: "" if row.get(k) is None else row[k] for k in COLUMNS})
+        append_row(csv_path, row)
         if progress:
             print(f"    acc={row['acc']:.4f} val_acc={row['val_acc']:.4f}"
                   + (f" test_acc={row['test_acc']:.4f}" if row["test_acc"] is not None else "")

@@ -39,6 +39,7 @@ from .translation_data import (
     detokenize,
     encode_source,
     tokenize,
+    translator_files,
 )
 
 FORMAT = "nlpia_lstm.translator/1"
@@ -273,8 +274,9 @@ def bleu(references: list[list[list[str]]], hypotheses: list[list[str]]) -> floa
     return corpus_bleu(references, hypotheses, smoothing_function=SmoothingFunction().method1)
 
 
-def save_translator(translator: Translator, path: str | Path) -> Path:
-    """Save the model as ``.keras`` and its vocabularies and settings beside it as ``.json``."""
+def save_translator(translator: Translator, path: str | Path, settings: dict | None = None) -> Path:
+    """Save the model as ``.keras`` and its vocabularies beside it as ``.json``, with
+    ``settings`` (e.g. the experiment config) kept there as a record."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ConfigError(f"a translation model is saved as a .keras file, got {path}")
@@ -283,7 +285,7 @@ def save_translator(translator: Translator, path: str | Path) -> Path:
     meta = {"format": FORMAT, "variant": translator.variant,
             "max_output_tokens": translator.max_output_tokens,
             "source_vocab": list(translator.source_vocab.tokens),
-            "target_vocab": list(translator.target_vocab.tokens)}
+            "target_vocab": list(translator.target_vocab.tokens), "settings": settings or {}}
     path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=0) + "\n",
                                          encoding="utf-8")
     return path
@@ -291,13 +293,7 @@ def save_translator(translator: Translator, path: str | Path) -> Path:
 
 def load_translator(path: str | Path) -> Translator:
     """Load a translator saved by :func:`save_translator`."""
-    path = Path(path)
-    meta_path = path.with_suffix(".json")
-    if not path.is_file():
-        raise DataError(f"no translation model at {path}: train one with 'nlpia-lstm "
-                        "train-translator experiments/translate_spa.toml' or give --model")
-    if not meta_path.is_file():
-        raise DataError(f"{path}: its vocabularies {meta_path.name} are missing beside it")
+    path, meta_path = translator_files(path)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:

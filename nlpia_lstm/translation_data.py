@@ -256,3 +256,17 @@ def references(pairs: list[Pair]) -> tuple[list[tuple[str, ...]], list[list[list
     for source, target in pairs:
         grouped.setdefault(source, []).append(list(target))
     return list(grouped), list(grouped.values())
+
+
+def translator_files(path: str | os.PathLike) -> tuple[Path, Path]:
+    """Return a saved translator's ``.keras`` file and its ``.json`` vocabularies beside it,
+    checking that both exist (without importing Keras, so a bad path fails fast)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no translation model at {path}: train one with 'nlpia-lstm "
+                        "train-translator experiments/translate_spa.toml' or give --model")
+    if not path.with_suffix(".json").is_file():
+        raise DataError(f"{path}: its vocabularies {path.with_suffix('.json').name} are missing "
+                        "beside it")
+    return path, path.with_suffix(".json")
+

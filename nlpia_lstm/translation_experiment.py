@@ -39,24 +39,17 @@ Each decoder variant is trained once; its test-set scores for greedy and beam de
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
-from . import __version__
+from .config import read_toml, resolve_path, table_values
 from .errors import ConfigError
+from .grid import append_row, versions
 from .translation_data import (
     VARIANTS,
     Vocabulary,
@@ -126,33 +119,9 @@ class TranslationExperiment:
 
 
 # Keys that must be positive; every other number must not be negative.
-_POSITIVE = {"max_tokens", "embedding_dim", "units", "encoder_layers", "epochs", "batch_size",
-             "learning_rate", "beam_width", "max_output_tokens", "min_count"}
-
-
-def _table(cls, raw, where: str):
-    """Make dataclass ``cls`` from a TOML table, rejecting unknown keys and wrong types."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"[{where}] must be a table")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(raw) - set(fields)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {sorted(unknown)} in [{where}]; "
-                          f"known: {', '.join(sorted(fields))}")
-    values = {}
-    for key, value in raw.items():
-        expected = str if fields[key].type == "str | None" else type(fields[key].default)
-        if expected is float and type(value) is int:
-            value = float(value)
-        if expected is tuple and isinstance(value, str | list):
-            value = tuple([value] if isinstance(value, str) else value)
-        if type(value) is not expected:
-            raise ConfigError(f"{where}.{key} must be {expected.__name__}, got {value!r}")
-        if isinstance(value, int | float) and (value < 0 or (key in _POSITIVE and value == 0)):
-            rule = "positive" if key in _POSITIVE else "non-negative"
-            raise ConfigError(f"{where}.{key} must be {rule}, got {value!r}")
-        values[key] = value
-    return cls(**values)
+_POSITIVE = frozenset({"max_tokens", "embedding_dim", "units", "encoder_layers", "epochs",
+                       "batch_size", "learning_rate", "beam_width", "max_output_tokens",
+                       "min_count"})
 
 
 def parse_config(raw: dict, base: Path = Path(".")) -> TranslationExperiment:
@@ -166,7 +135,8 @@ def parse_config(raw: dict, base: Path = Path(".")) -> TranslationExperiment:
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip() or "/" in name or name.startswith("."):
         raise ConfigError("the config needs a name (a plain file-name-like string)")
-    parts = {key: _table(cls, raw.get(key, {}), key) for key, cls in sections.items()}
+    parts = {key: cls(**table_values(cls, raw.get(key, {}), key, _POSITIVE))
+             for key, cls in sections.items()}
     data, model = parts["data"], parts["model"]
     if not 0 < data.val_fraction < 1 or not 0 < data.test_fraction < 1 or (
             data.val_fraction + data.test_fraction >= 1):
@@ -178,24 +148,14 @@ def parse_config(raw: dict, base: Path = Path(".")) -> TranslationExperiment:
     if not 0 <= model.dropout < 1:
         raise ConfigError(f"model.dropout must lie in [0, 1), got {model.dropout}")
     if data.path:
-        path = Path(os.path.expandvars(data.path)).expanduser()
-        parts["data"] = dataclasses.replace(data, path=str(path if path.is_absolute()
-                                                           else base / path))
+        parts["data"] = dataclasses.replace(data, path=str(resolve_path(data.path, base)))
     return TranslationExperiment(name=name, description=str(raw.get("description", "")),
                                  **parts)
 
 
 def load_config(path: str | os.PathLike) -> TranslationExperiment:
     """Read and validate a translation experiment config file."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"no config file at {path}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    return parse_config(raw, base=path.parent)
+    return parse_config(read_toml(path), base=Path(path).parent)
 
 
 def prepare(exp: TranslationExperiment, *, progress: bool = True):
@@ -213,36 +173,6 @@ def _arrays(pairs, source_vocab: Vocabulary, target_vocab: Vocabulary):
     source = encode_source([s for s, _ in pairs], source_vocab)
     decoder_input, targets = teacher_forcing([t for _, t in pairs], target_vocab)
     return source, decoder_input, targets
-
-
-def _versions() -> dict:
-    import keras
-
-    def version(package: str) -> str:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return ""
-
-    backend = keras.backend.backend()
-    return {"nlpia_lstm_version": __version__, "keras_version": keras.__version__,
-            "backend": backend, "backend_version": version(backend),
-            "python_version": platform.python_version(),
-            "platform": f"{platform.system()}-{platform.machine()}"}
-
-
-def _append_row(csv_path: Path, row: dict) -> None:
-    new = not csv_path.is_file() or csv_path.stat().st_size == 0
-    if not new:
-        with open(csv_path, newline="", encoding="utf-8") as f:
-            if next(csv.reader(f), None) != COLUMNS:
-                raise ConfigError(f"{csv_path} has other columns than this version writes; "
-                                  "move it aside or choose another --results-dir")
-    with open(csv_path, "a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in COLUMNS})
 
 
 def run_experiment(
@@ -275,7 +205,7 @@ def run_experiment(
                          refs[:exp.decoding.max_test_sentences])
     test_ids = encode_source(sources, source_vocab)
     m, t, dec = exp.model, exp.training, exp.decoding
-    versions = _versions()
+    run_versions = versions()
     if verbose is None:
         verbose = (1 if sys.stderr.isatty() else 2) if progress else 0
 
@@ -305,7 +235,7 @@ def run_experiment(
             "batch_size": t.batch_size, "learning_rate": t.learning_rate,
             "train_seconds": train_seconds, "params": model.count_params(), "seed": t.seed,
             "split_seed": exp.data.split_seed, "data": Path(exp.data.path).name
-            if exp.data.path else "spa-eng.zip", **versions,
+            if exp.data.path else "spa-eng.zip", **run_versions,
         }
         outputs = {}
         for decoding, width in (("greedy", 1), ("beam", dec.beam_width)):
@@ -318,12 +248,13 @@ def run_experiment(
                        bleu=round(bleu(refs, outputs[decoding]), 4),
                        decode_seconds=round(time.perf_counter() - started, 1),
                        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            _append_row(csv_path, row)
+            append_row(csv_path, row, COLUMNS)
             say(f"[{variant}] {decoding} (width {width}): BLEU {row['bleu']:.4f}, token "
                 f"accuracy {row['token_accuracy']:.4f} ({row['decode_seconds']} s)", flush=True)
         _print_examples(say, sources, refs, outputs, dec.examples)
         if models_dir:
-            saved = save_translator(translator, Path(models_dir) / f"{exp.name}-{variant}.keras")
+            saved = save_translator(translator, Path(models_dir) / f"{exp.name}-{variant}.keras",
+                                    settings=dataclasses.asdict(exp))
             say(f"[{variant}] model: {saved}")
     return csv_path
 

@@ -217,7 +217,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nlpia-lstm", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="nlpia-lstm", description="Reproduce, run and extend the LSTM chapter "
+                     "of NLP in Action: experiment grids, reports, text generation, translation "
+                     "and LSTM gate traces.")
     parser.add_argument("--version", action="version", version=f"nlpia-lstm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

@@ -118,7 +118,7 @@ def plot(table: pd.DataFrame, path: str | os.PathLike, title: str = "") -> Path:
         ax.set_title({"acc": "training accuracy", "val_acc": "validation accuracy"}[metric])
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy (mean ± sd over seeds)")
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[1].legend(fontsize=8, loc="best")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -103,6 +103,18 @@ def _word_vectors(settings: VectorSettings, train: TokenizedCorpus,
     return kv, described
 
 
+def _provenance(vectors: str, source: Path, settings: DataSettings, train, val, test) -> dict:
+    """What a result row records of its inputs: vectors, data file, split and sizes."""
+    return {
+        "vectors": vectors,
+        "data": source.name,
+        "split_seed": settings.split_seed,
+        "n_train": len(train),
+        "n_val": len(val),
+        "n_test": len(test) if test else "",
+    }
+
+
 def _test_subset(n: int, settings: DataSettings) -> list[int]:
     """Indices of the test reviews to score: all, or ``max_test`` drawn with the split seed."""
     order = list(range(n))
@@ -153,14 +165,7 @@ def prepare_char_inputs(exp: Experiment, *, progress: bool = True) -> Prepared:
     described = f"one-hot chars ({len(char_indices)} symbols)"
     if settings.valid_chars:
         described += f", valid {settings.valid_chars!r}"
-    provenance = {
-        "vectors": described,
-        "data": source.name,
-        "split_seed": settings.split_seed,
-        "n_train": len(train),
-        "n_val": len(val),
-        "n_test": len(test) if test else "",
-    }
+    provenance = _provenance(described, source, settings, train, val, test)
     return Prepared(inputs, [indices_char[i] for i in range(len(indices_char))], provenance,
                     level="char")
 
@@ -200,14 +205,7 @@ def prepare_inputs(exp: Experiment, *, progress: bool = True) -> Prepared:
         ids_matrix(test, key_to_row, maxlen) if test else None,
         test.labels.astype("float32") if test else None,
     )
-    provenance = {
-        "vectors": vectors_desc,
-        "data": source.name,
-        "split_seed": settings.split_seed,
-        "n_train": len(train),
-        "n_val": len(val),
-        "n_test": len(test) if test else "",
-    }
+    provenance = _provenance(vectors_desc, source, settings, train, val, test)
     return Prepared(inputs, list(kv.index_to_key), provenance)
 
 

@@ -317,6 +317,11 @@ def _texts(data: Sequence[tuple[int, str]]) -> list[str]:
     return texts
 
 
+def _check_maxlen(maxlen: int) -> None:
+    if not isinstance(maxlen, int) or maxlen <= 0:
+        raise DataError(f"maxlen must be a positive integer, got {maxlen!r}")
+
+
 def clean_data(data: Sequence[tuple[int, str]], valid: str = VALID_CHARS) -> list[list[str]]:
     """Lower-case each review and list its characters, with ``"UNK"`` for those not in ``valid``.
 
@@ -343,8 +348,7 @@ def char_pad_trunc(data: Sequence[Sequence[str]], maxlen: int = 1500) -> list[li
 
     Returns new lists; a list of exactly ``maxlen`` tokens comes back as an equal copy.
     """
-    if not isinstance(maxlen, int) or maxlen <= 0:
-        raise DataError(f"maxlen must be a positive integer, got {maxlen!r}")
+    _check_maxlen(maxlen)
     return [list(sample[:maxlen]) + [PAD] * (maxlen - len(sample)) for sample in data]
 
 
@@ -380,8 +384,7 @@ def onehot_encode(
     ``char_indices`` is encoded as ``"UNK"``. The array takes ``4 * maxlen * len(char_indices)``
     bytes per sample, about 290 kB at 1,500 characters: :func:`char_ids` is the lean path.
     """
-    if not isinstance(maxlen, int) or maxlen <= 0:
-        raise DataError(f"maxlen must be a positive integer, got {maxlen!r}")
+    _check_maxlen(maxlen)
     x = np.zeros((len(dataset), maxlen, len(char_indices)), dtype=np.float32)
     for i, sample in enumerate(dataset):
         if len(sample) > maxlen:
@@ -404,8 +407,7 @@ def char_ids(
     maxlen).argmax(-1)`` in 4 bytes per character instead of ``4 * len(char_indices)``: a
     frozen ``Embedding`` holding the identity matrix maps it back to that one-hot array.
     """
-    if not isinstance(maxlen, int) or maxlen <= 0:
-        raise DataError(f"maxlen must be a positive integer, got {maxlen!r}")
+    _check_maxlen(maxlen)
     if PAD not in char_indices:
         raise DataError(f"char_indices needs a {PAD!r} entry to pad short reviews")
     if any(ord(c) >= 128 for c in valid):

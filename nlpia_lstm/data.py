@@ -232,7 +232,14 @@ def shuffle_split(
 
 
 def file_identity(path: str | os.PathLike) -> dict:
-    """Path, size and modification time of a data file or folder: what caches are keyed by."""
+    """What caches are keyed by: a data file's SHA-256, or a folder's path and modification time.
+
+    A file is known by its content, so a copy of the same archive anywhere, on any machine, gives
+    the same cache keys (and the same vectors key in result rows). Hashing an extracted IMDB
+    folder of 100,000 files would cost more than it saves, so a folder is known by where it is.
+    """
     path = Path(path).resolve()
+    if path.is_file():
+        return {"sha256": sha256sum(path)}
     stat = path.stat()
-    return {"path": str(path), "size": stat.st_size, "mtime": stat.st_mtime_ns}
+    return {"path": str(path), "mtime": stat.st_mtime_ns}

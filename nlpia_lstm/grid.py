@@ -231,17 +231,23 @@ def versions() -> dict:
     }
 
 
-def finished_keys(csv_path: str | os.PathLike) -> set[tuple[str, ...]]:
-    """Return the keys of the cells already in a results CSV (empty when it does not exist)."""
+def finished_keys(
+    csv_path: str | os.PathLike, columns: list[str] = COLUMNS,
+    key_columns: list[str] = KEY_COLUMNS,
+) -> set[tuple[str, ...]]:
+    """Return the keys (``key_columns`` values, as text) of the rows already in a results CSV.
+
+    Empty when the CSV does not exist; a CSV whose header is not ``columns`` is refused.
+    """
     csv_path = Path(csv_path)
     if not csv_path.is_file() or csv_path.stat().st_size == 0:
         return set()
     with open(csv_path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        if reader.fieldnames != COLUMNS:
+        if reader.fieldnames != columns:
             raise ConfigError(f"{csv_path} has other columns than this version writes; "
                               "move it aside or choose another --results-dir")
-        return {tuple(row[c] for c in KEY_COLUMNS) for row in reader}
+        return {tuple(row[c] for c in key_columns) for row in reader}
 
 
 def append_row(csv_path: Path, row: dict, columns: list[str] = COLUMNS) -> None:

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from .config import read_toml, resolve_path, table_values
 from .errors import ConfigError
-from .grid import append_row, versions
+from .grid import append_row, finished_keys, versions
 from .translation_data import (
     VARIANTS,
     Vocabulary,
@@ -68,6 +68,13 @@ COLUMNS = [
     "dropout", "epochs", "batch_size", "learning_rate", "train_seconds", "decode_seconds",
     "params", "seed", "split_seed", "data", "nlpia_lstm_version", "keras_version", "backend",
     "backend_version", "python_version", "platform", "finished_at",
+]
+# A row with the same values in these columns is the same run: a rerun skips it.
+KEY_COLUMNS = [
+    "experiment", "variant", "decoding", "beam_width", "n_train", "n_val", "n_test",
+    "n_test_sentences", "source_vocab", "target_vocab", "max_tokens", "max_pairs", "min_count",
+    "embedding_dim", "units", "encoder_layers", "dropout", "epochs", "batch_size",
+    "learning_rate", "seed", "split_seed", "data",
 ]
 
 
@@ -184,7 +191,10 @@ def run_experiment(
     verbose: int | None = None,
 ) -> Path:
     """Train each decoder variant, score greedy and beam decoding on the test split, append
-    one CSV row per (variant, decoding), save each model; return the CSV's path."""
+    one CSV row per (variant, decoding), save each model; return the CSV's path.
+
+    A variant whose rows are already in the CSV, made with the same settings, is skipped.
+    """
     import keras
 
     from .translation import Translator, bleu, build_model, save_translator, token_accuracy
@@ -193,6 +203,7 @@ def run_experiment(
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     csv_path = results_dir / f"{exp.name}.csv"
+    done = finished_keys(csv_path, COLUMNS, KEY_COLUMNS)
     splits, source_vocab, target_vocab = prepare(exp, progress=progress)
     say(f"pairs: {len(splits.train)} train, {len(splits.val)} validation, {len(splits.test)} "
         f"test; vocabularies: {len(source_vocab)} English, {len(target_vocab)} Spanish")
@@ -210,6 +221,22 @@ def run_experiment(
         verbose = (1 if sys.stderr.isatty() else 2) if progress else 0
 
     for variant in m.variants:
+        row = {
+            "experiment": exp.name, "variant": variant,
+            "n_train": len(splits.train), "n_val": len(splits.val), "n_test": len(splits.test),
+            "n_test_sentences": len(sources), "source_vocab": len(source_vocab),
+            "target_vocab": len(target_vocab), "max_tokens": exp.data.max_tokens,
+            "max_pairs": exp.data.max_pairs, "min_count": exp.data.min_count,
+            "embedding_dim": m.embedding_dim, "units": m.units,
+            "encoder_layers": m.encoder_layers, "dropout": m.dropout, "epochs": t.epochs,
+            "batch_size": t.batch_size, "learning_rate": t.learning_rate, "seed": t.seed,
+            "split_seed": exp.data.split_seed, "data": Path(exp.data.path).name
+            if exp.data.path else "spa-eng.zip",
+        }
+        runs = [("greedy", 1), ("beam", dec.beam_width)]
+        if all(_key(row, decoding, width) in done for decoding, width in runs):
+            say(f"[{variant}] already in {csv_path}")
+            continue
         say(f"[{variant}] training {t.epochs} epochs", flush=True)
         keras.utils.set_random_seed(t.seed)
         model = build_model(len(source_vocab), len(target_vocab), variant=variant,
@@ -222,23 +249,11 @@ def run_experiment(
                             verbose=verbose).history
         train_seconds = round(time.perf_counter() - started, 1)
         translator = Translator(model, source_vocab, target_vocab, dec.max_output_tokens)
-        row = {
-            "experiment": exp.name, "variant": variant,
-            "token_accuracy": round(token_accuracy(model, *test), 4),
-            "val_loss": round(history["val_loss"][-1], 4),
-            "n_train": len(splits.train), "n_val": len(splits.val), "n_test": len(splits.test),
-            "n_test_sentences": len(sources), "source_vocab": len(source_vocab),
-            "target_vocab": len(target_vocab), "max_tokens": exp.data.max_tokens,
-            "max_pairs": exp.data.max_pairs, "min_count": exp.data.min_count,
-            "embedding_dim": m.embedding_dim, "units": m.units,
-            "encoder_layers": m.encoder_layers, "dropout": m.dropout, "epochs": t.epochs,
-            "batch_size": t.batch_size, "learning_rate": t.learning_rate,
-            "train_seconds": train_seconds, "params": model.count_params(), "seed": t.seed,
-            "split_seed": exp.data.split_seed, "data": Path(exp.data.path).name
-            if exp.data.path else "spa-eng.zip", **run_versions,
-        }
+        row.update(token_accuracy=round(token_accuracy(model, *test), 4),
+                   val_loss=round(history["val_loss"][-1], 4), train_seconds=train_seconds,
+                   params=model.count_params(), **run_versions)
         outputs = {}
-        for decoding, width in (("greedy", 1), ("beam", dec.beam_width)):
+        for decoding, width in runs:
             started = time.perf_counter()
             if decoding == "greedy":
                 outputs[decoding] = translator.greedy(test_ids)
@@ -248,7 +263,8 @@ def run_experiment(
                        bleu=round(bleu(refs, outputs[decoding]), 4),
                        decode_seconds=round(time.perf_counter() - started, 1),
                        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            append_row(csv_path, row, COLUMNS)
+            if _key(row, decoding, width) not in done:
+                append_row(csv_path, row, COLUMNS)
             say(f"[{variant}] {decoding} (width {width}): BLEU {row['bleu']:.4f}, token "
                 f"accuracy {row['token_accuracy']:.4f} ({row['decode_seconds']} s)", flush=True)
         _print_examples(say, sources, refs, outputs, dec.examples)
@@ -257,6 +273,11 @@ def run_experiment(
                                     settings=dataclasses.asdict(exp))
             say(f"[{variant}] model: {saved}")
     return csv_path
+
+
+def _key(row: dict, decoding: str, width: int) -> tuple[str, ...]:
+    row = {**row, "decoding": decoding, "beam_width": width}
+    return tuple(str(row[c]) for c in KEY_COLUMNS)
 
 
 def _print_examples(say, sources, refs, outputs: dict, n: int) -> None:

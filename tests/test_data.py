@@ -94,3 +94,12 @@ def test_safe_extract_refuses_escaping_members(tmp_path, imdb_archive):
     assert not (tmp_path / "escaped.txt").exists()
     out = data.safe_extract(imdb_archive, tmp_path / "ok")
     assert (out / "aclImdb" / "train" / "pos").is_dir()
+
+
+def test_file_identity_follows_content_not_place(tmp_path, imdb_archive):
+    copy = tmp_path / "elsewhere" / "aclImdb_v1.tar.gz"
+    copy.parent.mkdir()
+    copy.write_bytes(imdb_archive.read_bytes())
+    assert data.file_identity(copy) == data.file_identity(imdb_archive)
+    copy.write_bytes(imdb_archive.read_bytes() + b"\0")
+    assert data.file_identity(copy) != data.file_identity(imdb_archive)

@@ -378,5 +378,9 @@ def test_cli_train_translator_writes_rows_and_models(tmp_path, capsys):
     assert (tmp_path / "models" / "tiny-every_step.keras").is_file()
     assert (tmp_path / "models" / "tiny-init.json").is_file()
     capsys.readouterr()
+    assert main(argv[:-1]) == 0
+    assert "[init] already in" in capsys.readouterr().out
+    with open(tmp_path / "results" / "tiny.csv", newline="", encoding="utf-8") as f:
+        assert list(csv.DictReader(f)) == rows
     assert main(["train-translator", str(tmp_path / "none.toml")]) == 2
     assert "no config file" in capsys.readouterr().err

@@ -25,8 +25,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _quiet_backend_logs() -> None:
-    # TensorFlow's start-up chatter (CUDA probing, oneDNN notes) drowns the progress lines.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ chatter (CUDA probing, and on TF 2.21 a harmless "NodeDef mentions
+    # attribute use_unbounded_threadpool" error line as every fit starts) drowns the progress
+    # lines. Level 3 hides its C++ error lines too: the errors that matter also raise Python
+    # exceptions, which reach the user as one line. Set the variable yourself to see them all.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def cmd_grid(args: argparse.Namespace) -> int:

@@ -244,10 +244,13 @@ def finished_keys(
         return set()
     with open(csv_path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        if reader.fieldnames != columns:
-            raise ConfigError(f"{csv_path} has other columns than this version writes; "
-                              "move it aside or choose another --results-dir")
+        _check_header(csv_path, reader.fieldnames, columns)
         return {tuple(row[c] for c in key_columns) for row in reader}
+
+
+def row_key(row: dict, key_columns: list[str] = KEY_COLUMNS) -> tuple[str, ...]:
+    """The key of a row about to be written, as :func:`finished_keys` reads it back."""
+    return tuple(_cell(row.get(c)) for c in key_columns)
 
 
 def append_row(csv_path: Path, row: dict, columns: list[str] = COLUMNS) -> None:
@@ -258,16 +261,25 @@ def append_row(csv_path: Path, row: dict, columns: list[str] = COLUMNS) -> None:
     new = not csv_path.is_file() or csv_path.stat().st_size == 0
     if not new:
         with open(csv_path, newline="", encoding="utf-8") as f:
-            if next(csv.reader(f), None) != columns:
-                raise ConfigError(f"{csv_path} has other columns than this version writes; "
-                                  "move it aside or choose another --results-dir")
+            _check_header(csv_path, next(csv.reader(f), None), columns)
     with open(csv_path, "a", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         if new:
             writer.writeheader()
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
+        writer.writerow({k: _cell(row.get(k)) for k in columns})
         f.flush()
         os.fsync(f.fileno())
+
+
+def _check_header(csv_path: Path, header: list[str] | None, columns: list[str]) -> None:
+    if header != columns:
+        raise ConfigError(f"{csv_path} has other columns than this version writes; "
+                          "move it aside or choose another --results-dir")
+
+
+def _cell(value) -> str:
+    """A value as the CSV holds it: empty for None, else its text."""
+    return "" if value is None else str(value)
 
 
 def _settings_row(exp: Experiment, cell: tuple[str, int, int], seed: int,
@@ -306,7 +318,7 @@ def run_grid(
         row = _settings_row(exp, cell, seed, prepared.provenance)
         arch, units, depth = cell
         name = f"{arch} units={units}" + (f" depth={depth}" if depth > 1 else "") + f" seed={seed}"
-        if tuple(str(row[c]) for c in KEY_COLUMNS) in done:
+        if row_key(row) in done:
             if progress:
                 print(f"[{i}/{len(plan)}] {name}: already in {csv_path}")
             continue

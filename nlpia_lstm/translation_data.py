@@ -262,11 +262,10 @@ def translator_files(path: str | os.PathLike) -> tuple[Path, Path]:
     """Return a saved translator's ``.keras`` file and its ``.json`` vocabularies beside it,
     checking that both exist (without importing Keras, so a bad path fails fast)."""
     path = Path(path)
+    meta_path = path.with_suffix(".json")
     if not path.is_file():
         raise DataError(f"no translation model at {path}: train one with 'nlpia-lstm "
                         "train-translator experiments/translate_spa.toml' or give --model")
-    if not path.with_suffix(".json").is_file():
-        raise DataError(f"{path}: its vocabularies {path.with_suffix('.json').name} are missing "
-                        "beside it")
-    return path, path.with_suffix(".json")
-
+    if not meta_path.is_file():
+        raise DataError(f"{path}: its vocabularies {meta_path.name} are missing beside it")
+    return path, meta_path

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from .config import read_toml, resolve_path, table_values
 from .errors import ConfigError
-from .grid import append_row, finished_keys, versions
+from .grid import append_row, finished_keys, row_key, versions
 from .translation_data import (
     VARIANTS,
     Vocabulary,
@@ -276,8 +276,7 @@ def run_experiment(
 
 
 def _key(row: dict, decoding: str, width: int) -> tuple[str, ...]:
-    row = {**row, "decoding": decoding, "beam_width": width}
-    return tuple(str(row[c]) for c in KEY_COLUMNS)
+    return row_key({**row, "decoding": decoding, "beam_width": width}, KEY_COLUMNS)
 
 
 def _print_examples(say, sources, refs, outputs: dict, n: int) -> None:

@@ -147,7 +147,6 @@ def test_csv_from_another_version_is_not_overwritten(tmp_path, imdb_folder, word
     assert (tmp_path / "tiny.csv").read_text(encoding="utf-8") == "arch,units\nlstm,3\n"
 
 
-
 def test_reproduce_keeps_its_rows_apart_from_the_published_run():
     from nlpia_lstm.cli import build_parser
 

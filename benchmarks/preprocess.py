@@ -27,7 +27,7 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ["NLPIA_LSTM_CACHE"] = tempfile.mkdtemp(prefix="nlpia-bench-")
-    from nlpia_lstm.preprocessing import ids_matrix, load_imdb_tokens
+    from nlpia_lstm.tokens import ids_matrix, load_imdb_tokens
     from nlpia_lstm.vectors import embedding_matrix, load_word_vectors
 
     started = time.perf_counter()

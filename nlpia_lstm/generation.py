@@ -20,16 +20,17 @@ Keras is imported by the functions that need it, so importing this module stays 
 
 from __future__ import annotations
 
-import json
+import inspect
+import logging
 import os
 import time
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ConfigError, DataError
+from .saving import load_model, read_sidecar, save_model, sidecar_path
 
 __all__ = [
     "SHAKESPEARE",
@@ -44,7 +45,10 @@ __all__ = [
     "generate",
     "write_loss_csv",
     "samples_markdown",
+    "run_generator",
 ]
+
+log = logging.getLogger(__name__)
 
 # The chapter reads every Gutenberg file id with "shakespeare" in it, in NLTK's (sorted) order.
 SHAKESPEARE = ("shakespeare-caesar.txt", "shakespeare-hamlet.txt", "shakespeare-macbeth.txt")
@@ -194,51 +198,28 @@ def train_generator(
     return model, chars, history
 
 
-def _vocab_path(path: Path) -> Path:
-    return path.with_suffix(".vocab.json")
-
-
 def save_generator(model, chars: Sequence[str], path: str | os.PathLike, maxlen: int = 40,
                    lower: bool = True) -> Path:
-    """Save a model as ``.keras`` and its vocabulary beside it as ``<name>.vocab.json``.
+    """Save a model as ``.keras`` with its vocabulary in the JSON sidecar.
 
-    The JSON holds ``chars`` (id ``i`` is ``chars[i]``), the window length ``maxlen`` and
-    whether the training text was lower-cased. Returns the vocabulary file's path.
+    The sidecar holds ``chars`` (id ``i`` is ``chars[i]``), the window length ``maxlen`` and
+    whether the training text was lower-cased (see :mod:`nlpia_lstm.saving`). Returns the
+    model's path.
     """
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ConfigError(f"a model file name must end in .keras, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    vocab = _vocab_path(path)
-    vocab.write_text(json.dumps({"chars": list(chars), "maxlen": maxlen, "lower": lower},
-                                ensure_ascii=False) + "\n", encoding="utf-8")
-    return vocab
+    return save_model(model, path, "generator", chars=list(chars), maxlen=maxlen, lower=lower)
 
 
 def load_generator(path: str | os.PathLike):
     """Load a model saved by :func:`save_generator`: return ``(model, chars, maxlen, lower)``."""
-    import keras
-
-    path = Path(path)
-    vocab = _vocab_path(path)
-    if not path.is_file():
-        raise DataError(f"no model at {path}")
-    if not vocab.is_file():
-        raise DataError(f"no vocabulary at {vocab}: it is saved beside the model by "
-                        "train-generator")
+    meta = read_sidecar(path, "generator")
     try:
-        meta = json.loads(vocab.read_text(encoding="utf-8"))
-        chars, maxlen, lower = meta["chars"], int(meta["maxlen"]), bool(meta["lower"])
+        chars, maxlen, lower = list(meta["chars"]), int(meta["maxlen"]), bool(meta["lower"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{vocab}: not a vocabulary file ({exc})") from exc
-    try:
-        model = keras.models.load_model(path)
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a readable Keras model ({exc})") from exc
+        raise DataError(f"{sidecar_path(path)}: not a generator's settings ({exc})") from exc
+    model, _ = load_model(path, "generator")
     if model.output_shape[-1] != len(chars):
-        raise DataError(f"{path} predicts {model.output_shape[-1]} characters but {vocab} "
-                        f"lists {len(chars)}")
+        raise DataError(f"{path} predicts {model.output_shape[-1]} characters but "
+                        f"{sidecar_path(path)} lists {len(chars)}")
     return model, chars, maxlen, lower
 
 
@@ -333,3 +314,63 @@ def samples_markdown(
                         seed=seed, maxlen=maxlen)
         lines += [f"## temperature {temperature}", "", "```text", seed_text + text, "```", ""]
     return "\n".join(line for line in lines if line is not None)
+
+
+def run_generator(
+    out: str | os.PathLike,
+    *,
+    max_chars: int | None = None,
+    nltk_data: str | os.PathLike | None = None,
+    loss_csv: str | os.PathLike | None = None,
+    samples: str | os.PathLike | None = None,
+    sample_length: int = 400,
+    **training,
+) -> dict[str, Path]:
+    """Train the chapter's Shakespeare generator and write the model, its losses and samples.
+
+    Reads the chapter's three plays (:func:`load_gutenberg`, the first ``max_chars``
+    characters if given), trains (:func:`train_generator` with the keyword arguments
+    ``training``: ``epochs``, ``batch_size``, ``maxlen``, ``step``, ``units``,
+    ``learning_rate``, ``seed``, ``verbose``), saves the model to ``out``
+    (:func:`save_generator`), and optionally writes the loss per epoch with the run's settings
+    to ``loss_csv`` and texts generated at 0.2, 0.5 and 1.0 to ``samples`` (Markdown). As in
+    the chapter, the samples' seed text is a window of the training text at a random start.
+    Returns the paths written, by name (``model``, ``loss_csv``, ``samples``).
+    """
+    if Path(out).suffix != ".keras":
+        raise ConfigError(f"the model file must end in .keras, got {out}")
+    text = load_gutenberg(nltk_data=nltk_data)
+    corpus_chars = len(text)
+    text = text[:max_chars] if max_chars else text
+    # The settings train_generator runs with, its defaults included: the loss CSV records them.
+    call = inspect.signature(train_generator).bind(text, **training)
+    call.apply_defaults()
+    s = call.arguments
+    log.info("training on %s of %s characters of Shakespeare (%d epochs)", f"{len(text):,}",
+             f"{corpus_chars:,}", s["epochs"])
+    model, chars, history = train_generator(*call.args, **call.kwargs)
+    maxlen = s["maxlen"]
+    written = {"model": save_generator(model, chars, out, maxlen=maxlen)}
+    if loss_csv:
+        import keras
+
+        settings = {
+            "corpus_chars": len(text), "n_sequences": len(range(0, len(text) - maxlen, s["step"])),
+            "n_chars": len(chars), **{k: s[k] for k in ("maxlen", "step", "batch_size", "units",
+                                                        "learning_rate", "seed")},
+            "keras_version": keras.__version__, "backend": keras.backend.backend(),
+        }
+        written["loss_csv"] = write_loss_csv(history, loss_csv, **settings)
+    if samples:
+        seed = s["seed"]
+        start = int(np.random.default_rng(seed).integers(0, len(text) - maxlen))
+        notes = [f"Model: LSTM({s['units']}) on {len(text):,} characters of Shakespeare, "
+                 f"{s['epochs']} epochs, final loss {history[-1]['loss']:.4f}."]
+        md = samples_markdown(model, chars, text[start : start + maxlen], seed=seed,
+                              length=sample_length, maxlen=maxlen, title="Shakespeare samples",
+                              notes=notes)
+        samples = Path(samples)
+        samples.parent.mkdir(parents=True, exist_ok=True)
+        samples.write_text(md, encoding="utf-8")
+        written["samples"] = samples
+    return written

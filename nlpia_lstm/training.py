@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 # TensorFlow reads this when it starts; other backends ignore it. Set before Keras loads.
@@ -13,7 +12,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .config import TrainingSettings  # noqa: E402
-from .grid import Inputs  # noqa: E402
+from .inputs import Inputs  # noqa: E402
 from .models import build_model  # noqa: E402
 
 __all__ = ["train_cell"]
@@ -24,7 +23,7 @@ EVAL_BATCH_SIZE = 256
 def train_cell(
     arch: str, units: int, seed: int, inputs: Inputs, settings: TrainingSettings | None = None,
     *, depth: int = 1, embedding: keras.layers.Embedding | None = None,
-    verbose: int | None = None,
+    verbose: int = 0,
 ) -> tuple[dict, keras.Model]:
     """Build, train and score one model; return its result figures and the trained model.
 
@@ -32,14 +31,13 @@ def train_cell(
     chapter; ``test_acc``/``test_loss`` score the test inputs when there are any. ``embedding``
     is a frozen layer holding ``inputs.embeddings`` to share between cells (see
     :func:`~nlpia_lstm.models.frozen_embedding`); the results are the same with or without it.
+    ``verbose`` is Keras's ``fit`` verbosity (0 silent, 1 a bar, 2 a line per epoch).
     """
     settings = settings or TrainingSettings()
     keras.utils.set_random_seed(seed)
     model = build_model(arch, units, settings.maxlen, inputs.embeddings.shape[1],
                         inputs.embeddings if embedding is None else embedding, depth=depth,
                         dropout=settings.dropout, optimizer=settings.optimizer)
-    if verbose is None:
-        verbose = 1 if sys.stderr.isatty() else 2
     started = time.perf_counter()
     history = model.fit(
         inputs.x_train, inputs.y_train, batch_size=settings.batch_size, epochs=settings.epochs,

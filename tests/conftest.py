@@ -1,10 +1,14 @@
-"""Shared fixtures: tiny IMDB-like data, tiny word vectors, an isolated cache folder."""
+"""Shared fixtures and helpers: tiny IMDB-like data, tiny word vectors, tiny sentence pairs,
+an isolated cache folder, and the CLI's exit status and one-line errors."""
 
 from __future__ import annotations
 
+import csv
+import logging
 import os
 import random
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +18,13 @@ POSITIVE = ["great", "wonderful", "love", "brilliant", "superb", "enjoyed"]
 NEGATIVE = ["awful", "boring", "hate", "terrible", "dull", "waste"]
 FILLER = ["the", "movie", "film", "was", "a", "plot", "actors", "and", "it", "this", "story"]
 REPO = Path(__file__).resolve().parents[1]
+
+# Character-level edge cases side by side: empty, only unknown characters, exactly CHAR_MAXLEN,
+# longer, and "İ", whose lower case is two code points (so lower-casing comes before the cut).
+CHAR_MAXLEN = 12
+CHAR_TEXTS = ["", "\u00e9\u00fc\t\u2014\n", "abcdefghijkl", "Great movie, I LOVED it!!! 10/10",
+              "\u0130stanbul?"]
+CHAR_DATASET = [(i % 2, text) for i, text in enumerate(CHAR_TEXTS)]
 
 
 def review(rng: random.Random, label: int, n_words: int = 12) -> str:
@@ -48,6 +59,16 @@ def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
     monkeypatch.setenv("NLPIA_LSTM_CACHE", str(cache))
     monkeypatch.delenv("NLPIA_LSTM_DATA", raising=False)
     return cache
+
+
+@pytest.fixture(autouse=True)
+def reset_package_logger():
+    """The CLI points the package's logger at the stderr of the test that ran it: undo that."""
+    yield
+    logger = logging.getLogger("nlpia_lstm")
+    logger.handlers.clear()
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
 
 
 @pytest.fixture(scope="session")
@@ -108,3 +129,62 @@ def subprocess_env(**extra: str) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra)
     env.pop("PYTEST_CURRENT_TEST", None)
     return env
+
+
+def read_rows(path) -> list[dict]:
+    """The rows of a CSV, as dicts of text."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def exit_status(argv: list[str]) -> int:
+    """The CLI's exit status, whether main() returns it or argparse exits with it."""
+    from nlpia_lstm.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def one_line_error(capsys, prefix: str = "nlpia-lstm: error: ") -> str:
+    """The one line the CLI wrote to stderr (no traceback), starting with ``prefix``."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(prefix), err
+    return lines[0]
+
+
+# --- English-Spanish pairs ---------------------------------------------------------------
+
+SUBJECTS = [("I", "yo"), ("you", "tú"), ("he", "él"), ("she", "ella"), ("we", "nosotros"),
+            ("they", "ellos")]
+OBJECTS = [("bread", "pan"), ("water", "agua"), ("coffee", "café"), ("rice", "arroz"),
+           ("a lemon", "un limón"), ("pineapple", "piña"), ("the cake", "el pastel")]
+
+
+def generated_pairs() -> list[tuple[str, str]]:
+    """42 English sentences, each with one or two Spanish translations (a second one with ¡!)."""
+    pairs = []
+    for i, (subject, sujeto) in enumerate(SUBJECTS):
+        for j, (thing, cosa) in enumerate(OBJECTS):
+            pairs.append((f"{subject.capitalize()} want {thing}.", f"{sujeto.capitalize()} "
+                          f"quiere {cosa}."))
+            if (i + j) % 2:
+                pairs.append((f"{subject.capitalize()} want {thing}.", f"¡{sujeto.capitalize()} "
+                              f"quiere {cosa}!"))
+    return pairs
+
+
+def write_zip(path: Path, pairs: list[tuple[str, str]]) -> Path:
+    """A ``spa-eng.zip`` laid out like the official one, holding ``pairs``."""
+    lines = "".join(f"{en}\t{es}\tCC-BY 2.0 (France) Attribution: tatoeba.org\n"
+                    for en, es in pairs)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("spa-eng/spa.txt", lines)
+        archive.writestr("spa-eng/_about.txt", "tiny test corpus\n")
+    return path

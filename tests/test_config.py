@@ -1,11 +1,23 @@
+"""Experiment configs, grid and translation: defaults, expansion, paths and clear errors."""
+
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from nlpia_lstm.config import load_config
+from nlpia_lstm import config
+from nlpia_lstm.config import (
+    load_config,
+    load_translation_config,
+    parse_config,
+    parse_translation_config,
+)
 from nlpia_lstm.errors import ConfigError
 
 from conftest import REPO, write
+
+# --- grid configs ----------------------------------------------------------------------------
 
 
 def test_published_grid_config():
@@ -21,8 +33,12 @@ def test_published_grid_config():
 
 
 def test_every_shipped_config_is_valid():
-    for path in (REPO / "experiments").glob("*.toml"):
-        if "translate" not in path.name:
+    paths = sorted((REPO / "experiments").glob("*.toml"))
+    assert len(paths) > 2
+    for path in paths:
+        if "translate" in path.name:
+            assert load_translation_config(path).model.variants, path
+        else:
             assert load_config(path).cells, path
 
 
@@ -51,7 +67,13 @@ depth = [1, 2]
     ('name = "x"\n[training]\nepochs = "2"\n[[models]]\narch = "lstm"\nunits = 5\n',
      "must be int"),
     ('name = "x"\n[training]\nbatch_size = 0\n[[models]]\narch = "lstm"\nunits = 5\n',
-     "positive integer"),
+     "training.batch_size must be a positive integer, got 0"),
+    ('name = "x"\n[training]\ndropout = -0.1\n[[models]]\narch = "lstm"\nunits = 5\n',
+     "training.dropout must be a non-negative number, got -0.1"),
+    ('name = "x"\n[training]\noptimizer = "sgdx"\n[[models]]\narch = "lstm"\nunits = 5\n',
+     "unknown training.optimizer 'sgdx'"),
+    ('name = "x"\n[training]\nmaxlen = 100000000000\n[[models]]\narch = "lstm"\n'
+     'units = 5\n', "training.maxlen must be at most 100,000"),
     ('name = "x"\n[data]\nval_fraction = 1.5\n[[models]]\narch = "lstm"\nunits = 5\n',
      "val_fraction"),
     ('name = "x"\nseeds = []\n[[models]]\narch = "lstm"\nunits = 5\n', "seeds"),
@@ -69,3 +91,91 @@ def test_malformed_configs_are_clear_errors(tmp_path, text, message):
 def test_missing_config(tmp_path):
     with pytest.raises(ConfigError, match="no config file"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_optimizer_names_are_those_keras_knows():
+    exp = parse_config({"name": "x", "training": {"optimizer": "Adam", "maxlen": 100_000},
+                        "models": [{"arch": "lstm", "units": 2}]})
+    assert (exp.training.optimizer, exp.training.maxlen) == ("Adam", 100_000)
+    assert "sgd" in config.OPTIMIZERS and "rmsprop" in config.OPTIMIZERS
+
+
+def _char(**data) -> dict:
+    return {"name": "c", "data": {"level": "char", **data},
+            "models": [{"arch": "lstm", "units": 2}]}
+
+
+def test_char_level_config_validation():
+    word = parse_config({"name": "w", "models": [{"arch": "lstm", "units": 2}]})
+    assert word.data.level == "word" and word.data.valid_chars is None
+    assert parse_config(_char()).data.level == "char"
+    with pytest.raises(ConfigError, match="data.level"):
+        parse_config(_char() | {"data": {"level": "chars"}})
+    with pytest.raises(ConfigError, match="vectors"):
+        parse_config(_char() | {"vectors": {"limit": 10}})
+    with pytest.raises(ConfigError, match="valid_chars"):
+        parse_config({"name": "w", "data": {"valid_chars": "ab"},
+                      "models": [{"arch": "lstm", "units": 2}]})
+    with pytest.raises(ConfigError, match="ASCII"):
+        parse_config(_char(valid_chars="\u00e9"))
+
+
+# --- translation configs ---------------------------------------------------------------------
+
+
+def test_translation_config_defaults_and_errors(tmp_path):
+    exp = parse_translation_config({"name": "t", "model": {"variants": "every_step"},
+                                    "data": {"path": "pairs.zip"}}, base=tmp_path)
+    assert exp.model.variants == ("every_step",)
+    assert exp.data.path == str(tmp_path / "pairs.zip")
+    assert exp.decoding.beam_width == 4
+    assert parse_translation_config({"name": "t"}).model.variants == config.VARIANTS
+    for raw, message in [
+        ({"name": "t", "model": {"variants": ["attention"]}}, "variants"),
+        ({"name": "t", "training": {"epochs": 0}},
+         "training.epochs must be a positive integer, got 0"),
+        ({"name": "t", "training": {"learning_rate": 0}},
+         "training.learning_rate must be a positive number, got 0.0"),
+        ({"name": "t", "training": {"epoch": 3}}, "unknown key"),
+        ({"name": "t", "data": {"test_fraction": 0.6, "val_fraction": 0.5}}, "sum"),
+        ({"name": "t", "model": {"dropout": 1.0}}, "model.dropout"),
+        ({"model": {}}, "needs a name"),
+        ({"name": "t", "grid": {}}, "unknown top-level"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            parse_translation_config(raw)
+    with pytest.raises(ConfigError, match="no config file"):
+        load_translation_config(tmp_path / "missing.toml")
+
+
+def test_repository_translation_config_is_valid():
+    exp = load_translation_config(REPO / "experiments" / "translate_spa.toml")
+    assert set(exp.model.variants) == {"init", "every_step"}
+
+
+# --- the validator ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Optionals:
+    count: typing.Optional[int] = None  # noqa: UP045 (the old spelling must work too)
+    ratio: float | None = None
+    names: tuple[str, ...] = ()
+    size: typing.Optional[config.Positive[int]] = None  # noqa: UP045
+
+
+def test_table_values_reads_optional_fields_as_their_type():
+    values = config.table_values(_Optionals, {"count": 3, "ratio": 1, "names": "a"}, "t")
+    assert values == {"count": 3, "ratio": 1.0, "names": ("a",)}
+    assert type(values["ratio"]) is float
+    assert config.table_values(_Optionals, {"names": ["a", "b"]}, "t") == {"names": ("a", "b")}
+    with pytest.raises(ConfigError, match="t.count must be int, got '3'"):
+        config.table_values(_Optionals, {"count": "3"}, "t")
+    with pytest.raises(ConfigError, match="t.count must be a non-negative integer, got -1"):
+        config.table_values(_Optionals, {"count": -1}, "t")
+    assert config.table_values(_Optionals, {"count": 0, "size": 2}, "t") == {"count": 0,
+                                                                              "size": 2}
+    with pytest.raises(ConfigError, match="t.size must be a positive integer, got 0"):
+        config.table_values(_Optionals, {"size": 0}, "t")
+    with pytest.raises(ConfigError, match="unknown key"):
+        config.table_values(_Optionals, {"counts": 1}, "t")

@@ -16,10 +16,13 @@ from nlpia_lstm.generation import (
     generate,
     load_generator,
     load_gutenberg,
+    run_generator,
     sample,
     save_generator,
     train_generator,
 )
+
+from conftest import one_line_error
 
 TEXT = "to be, or not to be: that is the question. whether 'tis nobler in the mind " * 3
 MAXLEN = 10
@@ -90,8 +93,9 @@ def test_generate_length_determinism_and_seed_errors(tiny_model):
 def test_saved_model_generates_the_same_text_through_the_cli(tiny_model, tmp_path, capsys):
     model, chars, _ = tiny_model
     path = tmp_path / "tiny.keras"
-    vocab = save_generator(model, chars, path, maxlen=MAXLEN)
-    assert json.loads(vocab.read_text())["chars"] == chars
+    assert save_generator(model, chars, path, maxlen=MAXLEN) == path
+    assert json.loads((tmp_path / "tiny.json").read_text(encoding="utf-8")) == {
+        "format": "nlpia_lstm.generator/1", "chars": chars, "maxlen": MAXLEN, "lower": True}
     loaded, loaded_chars, maxlen, lower = load_generator(path)
     assert (loaded_chars, maxlen, lower) == (chars, MAXLEN, True)
     expected = generate(model, chars, "To be", length=30, temperature=1.0, seed=7, maxlen=MAXLEN)
@@ -105,27 +109,40 @@ def test_saved_model_generates_the_same_text_through_the_cli(tiny_model, tmp_pat
 def _one_line_error(capsys, argv, status=2) -> str:
     capsys.readouterr()
     assert cli.main(argv) == status
-    err = capsys.readouterr().err
-    assert err.startswith("nlpia-lstm: error: ") and err.count("\n") == 1
-    return err
+    return one_line_error(capsys)
 
 
 def test_cli_errors_are_one_line(tiny_model, tmp_path, capsys):
     err = _one_line_error(capsys, ["generate", "--model", str(tmp_path / "none.keras"), "hi"])
-    assert "no model at" in err
+    assert "no generator model at" in err and "train-generator" in err
     model, chars, _ = tiny_model
     save_generator(model, chars, tmp_path / "m.keras", maxlen=MAXLEN)
     assert "empty" in _one_line_error(capsys, ["generate", "--model", str(tmp_path / "m.keras"),
                                                ""])
-    (tmp_path / "m.vocab.json").unlink()
-    assert "vocabulary" in _one_line_error(capsys, ["generate", "--model",
-                                                    str(tmp_path / "m.keras"), "hi"])
+    assert "never saw" in _one_line_error(capsys, ["generate", "--model",
+                                                   str(tmp_path / "m.keras"), "#"])
+    (tmp_path / "m.json").write_text('{"format": "nlpia_lstm.generator/1", "chars": []}',
+                                     encoding="utf-8")
+    assert "not a generator's settings" in _one_line_error(
+        capsys, ["generate", "--model", str(tmp_path / "m.keras"), "hi"])
+    (tmp_path / "m.json").unlink()
+    assert "its settings file m.json is missing beside it" in _one_line_error(
+        capsys, ["generate", "--model", str(tmp_path / "m.keras"), "hi"])
     empty = tmp_path / "nltk_empty"
     empty.mkdir()
     for folder in (empty, tmp_path / "absent"):
         err = _one_line_error(capsys, ["train-generator", "--nltk-data", str(folder), "--out",
                                        str(tmp_path / "g.keras")])
         assert 'nltk.download("gutenberg")' in err
+    assert ".keras" in _one_line_error(capsys, ["train-generator", "--out",
+                                                str(tmp_path / "g.h5")])
+
+
+def test_a_sidecar_that_does_not_fit_the_model_is_refused(tiny_model, tmp_path):
+    model, chars, _ = tiny_model
+    path = save_generator(model, chars[:-1] + ["\u00e6", "\u00f8"], tmp_path / "m.keras")
+    with pytest.raises(DataError, match=f"predicts {len(chars)} characters"):
+        load_generator(path)
 
 
 def _fake_gutenberg(root, zipped: bool = False):
@@ -158,7 +175,11 @@ def test_train_generator_cli_writes_model_loss_and_samples(tmp_path, capsys):
             "--loss-csv", str(tmp_path / "loss.csv"), "--samples", str(tmp_path / "s.md"),
             "--sample-length", "20", "--quiet"]
     assert cli.main(argv) == 0
-    assert out.is_file() and (tmp_path / "gen.vocab.json").is_file()
+    assert capsys.readouterr().out.splitlines() == [
+        f"model: {out}", f"loss csv: {tmp_path / 'loss.csv'}", f"samples: {tmp_path / 's.md'}"]
+    _, chars, maxlen, lower = load_generator(out)
+    assert (maxlen, lower) == (MAXLEN, True) and "\u00e6" in chars  # lower-cased Æ
+    assert sorted(p.name for p in tmp_path.glob("gen.*")) == ["gen.json", "gen.keras"]
     with open(tmp_path / "loss.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"]
@@ -172,3 +193,12 @@ def test_build_generator_checks_its_arguments():
         build_generator(10, units=0)
     with pytest.raises(ConfigError, match="learning_rate"):
         build_generator(10, learning_rate=0.0)
+
+
+def test_run_generator_writes_only_what_it_is_asked_for(tmp_path):
+    _fake_gutenberg(tmp_path / "nltk")
+    written = run_generator(tmp_path / "g.keras", epochs=1, units=4, maxlen=MAXLEN, step=7,
+                            batch_size=64, max_chars=300, nltk_data=tmp_path / "nltk")
+    assert written == {"model": tmp_path / "g.keras"}
+    model, chars, _, _ = load_generator(written["model"])
+    assert model.output_shape == (None, len(chars)) and len(chars) < 40

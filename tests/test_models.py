@@ -1,8 +1,14 @@
+"""The chapter's classifiers: parameter counts, the frozen-embedding path and its equivalences."""
+
 import numpy as np
 import pytest
 
 from nlpia_lstm.errors import ConfigError
 from nlpia_lstm.models import ARCHITECTURES, build_model
+from nlpia_lstm.preprocessing import char_pad_trunc, clean_data, create_dicts, onehot_encode
+from nlpia_lstm.tokens import char_ids
+
+from conftest import CHAR_DATASET, CHAR_MAXLEN
 
 
 def trainable(model) -> int:
@@ -76,3 +82,26 @@ def test_a_shared_embedding_gives_the_same_model():
         assert len(fresh) == len(reused)
         for a, b in zip(fresh, reused, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_identity_embedding_model_matches_onehot_model():
+    """The character model's lean input (ids, identity Embedding) is the chapter's one-hot."""
+    import keras
+
+    chars = char_pad_trunc(clean_data(CHAR_DATASET), CHAR_MAXLEN)
+    char_indices, _ = create_dicts(chars)
+    n = len(char_indices)
+    onehot = onehot_encode(chars, char_indices, CHAR_MAXLEN)
+    ids = char_ids(CHAR_DATASET, char_indices, CHAR_MAXLEN)
+
+    embedding = keras.layers.Embedding(n, n, weights=[np.eye(n, dtype="float32")],
+                                       trainable=False)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding(ids)), onehot)
+
+    keras.utils.set_random_seed(0)
+    lean = build_model("lstm", 4, CHAR_MAXLEN, n, np.eye(n, dtype="float32"))
+    dense = build_model("lstm", 4, CHAR_MAXLEN, n, None)
+    for target, source in zip(dense.layers, lean.layers[1:], strict=True):
+        target.set_weights(source.get_weights())
+    np.testing.assert_allclose(lean.predict(ids, verbose=0), dense.predict(onehot, verbose=0),
+                               atol=1e-6)

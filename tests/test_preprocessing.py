@@ -1,21 +1,27 @@
-import subprocess
-import sys
+"""The chapter's own utilities, word level and character level, under the chapter's names."""
 
 import numpy as np
 import pytest
 
-from nlpia_lstm import data, preprocessing
 from nlpia_lstm.errors import DataError
 from nlpia_lstm.preprocessing import (
-    TokenizedCorpus,
+    PAD,
+    UNK,
+    VALID_CHARS,
+    char_pad_trunc,
+    clean_data,
     collect_expected,
-    ids_matrix,
+    create_dicts,
+    onehot_encode,
     pad_trunc,
     pre_process_data,
     tokenize_and_vectorize,
-    tokenize_corpus,
 )
-from nlpia_lstm.vectors import embedding_matrix, load_word_vectors
+from nlpia_lstm.vectors import load_word_vectors
+
+from conftest import CHAR_DATASET, CHAR_MAXLEN, CHAR_TEXTS
+
+# --- word level ------------------------------------------------------------------------------
 
 
 def test_pre_process_data_reads_both_labels_shuffled(imdb_folder):
@@ -59,59 +65,51 @@ def test_pad_trunc_edge_cases():
         pad_trunc([[np.ones(2)]], maxlen=0)
 
 
-def test_id_path_gives_the_chapters_exact_model_input(imdb_folder, word2vec_file):
-    """Frozen Embedding lookup of ids_matrix == the chapter's padded dense vectors."""
-    dataset = pre_process_data(imdb_folder / "train", seed=0)
-    dataset += [(1, "great"), (0, " ".join(["dull", "zzz"] * 30)), (0, "")]
-    kv = load_word_vectors(word2vec_file)
-    dense = pad_trunc(tokenize_and_vectorize(dataset, kv), maxlen=16)
-    matrix, key_to_row = embedding_matrix(kv)
-    ids = ids_matrix(tokenize_corpus(dataset, n_jobs=1), key_to_row, maxlen=16)
-    assert ids.dtype == np.int32 and ids.shape == (83, 16)
-    np.testing.assert_array_equal(matrix[ids], dense)
-    assert ids[-3].tolist() == [key_to_row["great"]] + [0] * 15
-    assert ids[-2].tolist() == [key_to_row["dull"]] * 16 and not ids[-1].any()
+# --- character level -------------------------------------------------------------------------
 
 
-def test_parallel_tokenizing_matches_serial(imdb_folder):
-    dataset = pre_process_data(imdb_folder / "train", seed=0) * 20
-    serial = list(preprocessing.tokenize((t for _, t in dataset), n_jobs=1))
-    parallel = list(preprocessing.tokenize((t for _, t in dataset), n_jobs=2))
-    assert serial == parallel and len(serial) == 1600
+def test_clean_data_lowercases_and_marks_unknown_characters():
+    assert clean_data([(1, "Hi, Bob!\n")]) == [["h", "i", ",", " ", "b", "o", "b", "!", UNK]]
+    assert all(c in set(VALID_CHARS) | {UNK} for sample in clean_data(CHAR_DATASET) for c in sample)
 
 
-def test_tokenized_corpus_round_trip_and_subset(tmp_path):
-    corpus = tokenize_corpus([(1, "Good film."), (0, ""), (0, "Bad, bad film")], n_jobs=1)
-    assert len(corpus) == 3 and corpus.tokens(1) == []
-    assert corpus.tokens(2) == ["Bad", ",", "bad", "film"]
-    corpus.save(tmp_path / "c.npz")
-    loaded = TokenizedCorpus.load(tmp_path / "c.npz")
-    assert list(loaded) == list(corpus) and loaded.labels.tolist() == [1, 0, 0]
-    sub = corpus.subset([2, 0])
-    assert list(sub) == [corpus.tokens(2), corpus.tokens(0)] and sub.labels.tolist() == [0, 1]
+def test_clean_data_edge_cases():
+    empty, unknown = clean_data([(0, ""), (1, "\u00e9\u00fc\t\u2014")])
+    assert empty == []
+    assert unknown == [UNK] * 4
+    with pytest.raises(DataError, match="not a \\(label, text\\) pair"):
+        clean_data(["a bare string"])
 
 
-def test_corrupt_token_cache(tmp_path):
-    (tmp_path / "c.npz").write_bytes(b"garbage")
-    with pytest.raises(DataError, match="corrupt token cache"):
-        TokenizedCorpus.load(tmp_path / "c.npz")
+def test_char_pad_trunc_pads_cuts_and_keeps_exact_length():
+    exact = list("abcde")
+    padded, cut, kept, empty = char_pad_trunc([list("ab"), list("abcdefg"), exact, []], 5)
+    assert padded == ["a", "b", PAD, PAD, PAD]
+    assert cut == list("abcde")
+    assert kept == exact and kept is not exact
+    assert empty == [PAD] * 5
+    with pytest.raises(DataError, match="maxlen"):
+        char_pad_trunc([exact], 0)
 
 
-def test_imdb_tokens_are_cached(imdb_archive, monkeypatch):
-    first = preprocessing.load_imdb_tokens(imdb_archive, ("train", "test"))
-    assert len(first["train"]) == 80 and len(first["test"]) == 40
-
-    def must_not_read(*args, **kwargs):
-        raise AssertionError("the cache should have served this")
-
-    monkeypatch.setattr(data, "read_imdb", must_not_read)
-    again = preprocessing.load_imdb_tokens(imdb_archive, ("train",))
-    assert list(again["train"]) == list(first["train"])
+def test_create_dicts_is_deterministic_with_pad_and_unk_first():
+    char_indices, indices_char = create_dicts([["b", "a", UNK], ["c", PAD]])
+    assert char_indices == {PAD: 0, UNK: 1, "a": 2, "b": 3, "c": 4}
+    assert indices_char == {i: c for c, i in char_indices.items()}
+    assert create_dicts([[]])[0] == {PAD: 0, UNK: 1}
 
 
-def test_light_modules_do_not_import_tensorflow():
-    code = ("import sys, nlpia_lstm.preprocessing, nlpia_lstm.data, nlpia_lstm.vectors, "
-            "nlpia_lstm.config, nlpia_lstm.grid; "
-            "print(any(m in sys.modules for m in ('tensorflow', 'keras', 'jax')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+def test_onehot_encode_shape_and_rows():
+    tokens = char_pad_trunc(clean_data(CHAR_DATASET), CHAR_MAXLEN)
+    char_indices, _ = create_dicts(tokens)
+    x = onehot_encode(tokens, char_indices, CHAR_MAXLEN)
+    assert x.shape == (len(CHAR_TEXTS), CHAR_MAXLEN, len(char_indices))
+    assert x.dtype == np.float32
+    assert (x.sum(-1) == 1).all()
+    assert (x[0, :, char_indices[PAD]] == 1).all()  # empty text: all PAD
+    assert (x[1, :5, char_indices[UNK]] == 1).all()  # only unknown characters
+    assert x[2].argmax(-1).tolist() == [char_indices[c] for c in "abcdefghijkl"]
+    # A token the dicts never saw is UNK; a sample longer than maxlen is refused.
+    assert onehot_encode([["z"]], {PAD: 0, UNK: 1}, 1)[0, 0].tolist() == [0, 1]
+    with pytest.raises(DataError, match="char_pad_trunc"):
+        onehot_encode([list("abc")], char_indices, 2)

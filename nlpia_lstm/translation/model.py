@@ -20,8 +20,6 @@ defaults, so the TensorFlow backend may use cuDNN kernels on a GPU.
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 
 import keras
@@ -29,20 +27,11 @@ import numpy as np
 from keras import layers, ops
 from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
 
-from .errors import ConfigError, DataError
-from .translation_data import (
-    BOS_ID,
-    EOS_ID,
-    PAD_ID,
-    VARIANTS,
-    Vocabulary,
-    detokenize,
-    encode_source,
-    tokenize,
-    translator_files,
-)
+from ..config import VARIANTS
+from ..errors import ConfigError, DataError
+from ..saving import load_model, read_sidecar, save_model, sidecar_path
+from .text import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize, encode_source, tokenize
 
-FORMAT = "nlpia_lstm.translator/1"
 BLEU_SMOOTHING = "NLTK SmoothingFunction().method1 (epsilon 0.1 added to zero n-gram counts)"
 
 
@@ -275,43 +264,26 @@ def bleu(references: list[list[list[str]]], hypotheses: list[list[str]]) -> floa
 
 
 def save_translator(translator: Translator, path: str | Path, settings: dict | None = None) -> Path:
-    """Save the model as ``.keras`` and its vocabularies beside it as ``.json``, with
-    ``settings`` (e.g. the experiment config) kept there as a record."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ConfigError(f"a translation model is saved as a .keras file, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    translator.model.save(path)
-    meta = {"format": FORMAT, "variant": translator.variant,
-            "max_output_tokens": translator.max_output_tokens,
-            "source_vocab": list(translator.source_vocab.tokens),
-            "target_vocab": list(translator.target_vocab.tokens), "settings": settings or {}}
-    path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=0) + "\n",
-                                         encoding="utf-8")
-    return path
+    """Save the model as ``.keras`` with its vocabularies in the JSON sidecar
+    (:mod:`nlpia_lstm.saving`), and ``settings`` (e.g. the experiment config) as a record."""
+    return save_model(translator.model, path, "translator", variant=translator.variant,
+                      max_output_tokens=translator.max_output_tokens,
+                      source_vocab=list(translator.source_vocab.tokens),
+                      target_vocab=list(translator.target_vocab.tokens), settings=settings or {})
 
 
 def load_translator(path: str | Path) -> Translator:
     """Load a translator saved by :func:`save_translator`."""
-    path, meta_path = translator_files(path)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{meta_path}: unreadable translator settings ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise DataError(f"{meta_path}: not a translator settings file ({FORMAT})")
+    meta = read_sidecar(path, "translator")
     try:
         vocabs = Vocabulary(meta["source_vocab"]), Vocabulary(meta["target_vocab"])
         max_output_tokens = int(meta["max_output_tokens"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{meta_path}: unreadable translator settings ({exc})") from exc
-    try:
-        model = keras.saving.load_model(path)
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: not a readable Keras model ({first_line})") from exc
+        raise DataError(f"{sidecar_path(path)}: unreadable translator settings ({exc})") from exc
+    model, _ = load_model(path, "translator")
     sizes = (model.get_layer("source_embedding").input_dim,
              model.get_layer("target_embedding").input_dim)
     if sizes != (len(vocabs[0]), len(vocabs[1])):
-        raise DataError(f"{meta_path}: its vocabularies do not fit the model in {path.name}")
+        raise DataError(f"{sidecar_path(path)}: its vocabularies do not fit the model in "
+                        f"{Path(path).name}")
     return Translator(model, *vocabs, max_output_tokens=max_output_tokens)

@@ -308,15 +308,16 @@ def _split_bias(weights: CellWeights) -> tuple[np.ndarray, np.ndarray]:
     return weights.bias, np.zeros(width)
 
 
-def _empty(x: np.ndarray, units: int, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    return {name: np.empty((x.shape[0], x.shape[1], units)) for name in names}
+def _start(x: np.ndarray, w: CellWeights, kind: str):
+    """What every cell starts from: empty outputs for its gates, the input projection of all
+    steps in one product (with the input bias), the recurrent bias, and the zero state."""
+    input_bias, recurrent_bias = _split_bias(w)
+    out = {name: np.empty((x.shape[0], x.shape[1], w.units)) for name in GATES[kind]}
+    return out, x @ w.kernel + input_bias, recurrent_bias, np.zeros((x.shape[0], w.units))
 
 
 def _simple_rnn_steps(x, w: CellWeights, act, rec_act) -> dict[str, np.ndarray]:
-    out = _empty(x, w.units, GATES["simple_rnn"])
-    bias, _ = _split_bias(w)
-    projected = x @ w.kernel + bias
-    h = np.zeros((x.shape[0], w.units))
+    out, projected, _, h = _start(x, w, "simple_rnn")
     for t in range(x.shape[1]):
         h = act(projected[:, t] + h @ w.recurrent_kernel)
         out["h"][:, t] = h
@@ -324,12 +325,8 @@ def _simple_rnn_steps(x, w: CellWeights, act, rec_act) -> dict[str, np.ndarray]:
 
 
 def _lstm_steps(x, w: CellWeights, act, rec_act) -> dict[str, np.ndarray]:
-    out = _empty(x, w.units, GATES["lstm"])
-    n = w.units
-    bias, _ = _split_bias(w)
-    projected = x @ w.kernel + bias
-    h = np.zeros((x.shape[0], n))
-    c = np.zeros((x.shape[0], n))
+    out, projected, _, h = _start(x, w, "lstm")
+    n, c = w.units, np.zeros_like(h)
     for t in range(x.shape[1]):
         z = projected[:, t] + h @ w.recurrent_kernel
         i = rec_act(z[:, :n])
@@ -345,12 +342,9 @@ def _lstm_steps(x, w: CellWeights, act, rec_act) -> dict[str, np.ndarray]:
 
 
 def _gru_steps(x, w: CellWeights, act, rec_act) -> dict[str, np.ndarray]:
-    out = _empty(x, w.units, GATES["gru"])
+    out, projected, recurrent_bias, h = _start(x, w, "gru")
     n = w.units
-    input_bias, recurrent_bias = _split_bias(w)
-    projected = x @ w.kernel + input_bias
     u_zr, u_h = w.recurrent_kernel[:, : 2 * n], w.recurrent_kernel[:, 2 * n :]
-    h = np.zeros((x.shape[0], n))
     for t in range(x.shape[1]):
         xz, xr, xh = projected[:, t, :n], projected[:, t, n : 2 * n], projected[:, t, 2 * n :]
         rec = h @ u_zr + recurrent_bias[: 2 * n]

@@ -1,10 +1,11 @@
 """Run a trained word-level LSTM over one review and record its gates token by token.
 
 This is what ``nlpia-lstm inspect MODEL "review text"`` does. The model is one that
-``nlpia-lstm grid CONFIG --save-models DIR`` saved: ``DIR/<stem>.keras`` with its word list
-``DIR/<stem>.words.txt`` (word on line ``i`` is embedding row ``i + 1``; row 0 is padding).
-The review becomes token ids exactly as in training (:mod:`nlpia_lstm.preprocessing`), the
-embedding rows are looked up in NumPy, and :func:`nlpia_lstm.internals.trace` runs the LSTM's
+``nlpia-lstm grid CONFIG --save-models DIR`` saved: ``DIR/<stem>.keras`` with its sidecar
+``DIR/<stem>.json`` (:mod:`nlpia_lstm.saving`), whose word ``i`` is embedding row ``i + 1``
+(row 0 is padding). The review becomes token ids exactly as in training
+(:mod:`nlpia_lstm.tokens`), the embedding rows are looked up in NumPy, and
+:func:`nlpia_lstm.gates.reference.trace` runs the LSTM's
 equations over them, keeping every gate. Only the positions of real tokens are reported; the
 padding after them still feeds the classifier's ``Flatten`` layer, so it counts towards the
 prediction, which comes from Keras itself.
@@ -18,18 +19,17 @@ from __future__ import annotations
 import csv
 import math
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataError
-from .internals import trace
-from .preprocessing import ids_matrix
+from ..errors import ConfigError, DataError
+from ..saving import load_model, read_sidecar
+from ..tokens import ids_matrix, tokenize_corpus
+from .reference import trace
 
-__all__ = ["CSV_COLUMNS", "ReviewTrace", "inspect_review", "write_csv", "plot_gates",
-           "words_path_for"]
+__all__ = ["CSV_COLUMNS", "ReviewTrace", "inspect_review", "write_csv", "plot_gates"]
 
 CSV_COLUMNS = ["position", "token", "unit", "forget", "input", "candidate", "output", "cell", "h"]
 _CSV_GATES = {"forget": "forget", "input": "input", "candidate": "candidate", "output": "output",
@@ -76,33 +76,13 @@ class ReviewTrace:
         return self.gates["h"].shape[1]
 
 
-def words_path_for(model_path: str | os.PathLike) -> Path:
-    """The word list saved beside a grid model: ``<stem>.words.txt``."""
-    return Path(model_path).with_suffix(".words.txt")
-
-
-def _read_words(path: Path) -> list[str]:
-    if not path.is_file():
-        raise DataError(f"no word list at {path}: grid --save-models writes one beside each "
-                        "model (or give --words)")
-    # Split on "\n" only: str.splitlines would also split on characters that tokens may hold.
-    words = path.read_text(encoding="utf-8").split("\n")
-    if words and words[-1] == "":
-        words.pop()
-    if not words:
-        raise DataError(f"{path} is empty: expected one word per line")
-    return words
-
-
-def _load_model(path: Path):
-    if not path.is_file():
-        raise DataError(f"no model at {path}")
-    import keras
-
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a readable Keras model ({exc})") from exc
+def _words(model_path: Path) -> list[str]:
+    """The model's word list, from its sidecar: word ``i`` is embedding row ``i + 1``."""
+    meta = read_sidecar(model_path, "classifier")
+    if meta.get("level") != "word" or not isinstance(meta.get("words"), list):
+        raise ConfigError(f"{model_path.name} is not a word-level model: inspect reads the "
+                          "grid's word-level LSTM models")
+    return meta["words"]
 
 
 def _class_names(layer) -> list[str]:
@@ -137,8 +117,6 @@ def _find_layers(model, path: Path, layer_index: int):
 
 def _tokenize(text: str, key_to_row: dict[str, int]):
     """The review as a one-document corpus, after checking that it has a known word."""
-    from .preprocessing import tokenize_corpus
-
     corpus = tokenize_corpus([(0, text)], n_jobs=1)
     tokens = corpus.tokens(0)
     if not any(t in key_to_row for t in tokens):
@@ -151,7 +129,6 @@ def inspect_review(
     model_path: str | os.PathLike,
     text: str,
     *,
-    words_path: str | os.PathLike | None = None,
     layer: int = 1,
 ) -> ReviewTrace:
     """Run a grid model over one review and trace the gates of one of its LSTM layers.
@@ -162,8 +139,6 @@ def inspect_review(
         A ``.keras`` model saved by ``grid --save-models``: ``Embedding`` then ``LSTM``.
     text : str
         The review, raw; it is tokenized as in training.
-    words_path : path-like, optional
-        The model's word list; default ``<model stem>.words.txt`` beside it.
     layer : int
         Which LSTM to trace, counting from 1, for models with stacked LSTMs.
 
@@ -184,12 +159,10 @@ def inspect_review(
         raise DataError("the review text is empty")
     if layer < 1:
         raise ConfigError(f"--layer counts LSTM layers from 1, got {layer}")
-    if not model_path.is_file():
-        raise DataError(f"no model at {model_path}")
-    words = _read_words(Path(words_path) if words_path else words_path_for(model_path))
+    words = _words(model_path)
     key_to_row = {word: i + 1 for i, word in enumerate(words)}
     corpus = _tokenize(text, key_to_row)
-    model = _load_model(model_path)
+    model, _ = load_model(model_path, "classifier", compile=False)
     embedding, lstms = _find_layers(model, model_path, layer)
     import keras
 

@@ -1,7 +1,7 @@
-"""English-Spanish sentence pairs for the translation model: read, tokenize, split, index.
+"""English-Spanish sentence pairs as the translation model reads them: tokens, splits, ids.
 
-The pairs are the Tatoeba sentences that manythings.org exports for Anki, one
-``English<TAB>Spanish`` line each (a third column, the attribution, is ignored). Text is
+The pairs are the Tatoeba sentences that manythings.org exports for Anki, read by
+:func:`nlpia_lstm.data.read_pairs`. Text is
 NFC-normalised and lower-cased; accents (á é í ó ú ñ ü) stay as they are, and every
 punctuation mark, Spanish ``¿`` and ``¡`` included, is a token of its own, so ``¿Qué hora
 es?`` becomes ``¿ qué hora es ?``.
@@ -13,31 +13,15 @@ import Keras.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import unicodedata
-import zipfile
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .data import Source, fetch
-from .errors import DataError
-
-# The official file publishes no checksum, and the copy used in development is an Anki export
-# that may differ from it byte for byte, so a download is checked by reading it instead.
-SPA_ENG = Source(
-    filename="spa-eng.zip",
-    url="https://storage.googleapis.com/download.tensorflow.org/data/spa-eng.zip",
-    sha256=None,
-)
-SPA_MEMBER = "spa-eng/spa.txt"
-
-# Decoder variants: the context only starts the decoder, or is also fed to every step.
-VARIANTS = ("init", "every_step")
+from ..errors import DataError
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -74,47 +58,6 @@ def detokenize(tokens: list[str]) -> str:
         glue = not text or token[0] in _NO_SPACE_BEFORE or text[-1] in _NO_SPACE_AFTER
         text += token if glue else " " + token
     return text
-
-
-def spa_eng_path(path: str | os.PathLike | None = None, *, progress: bool = True) -> Path:
-    """Return the pairs file: ``path`` (zip, ``spa.txt`` or a folder holding either), else a
-    copy in ``$NLPIA_LSTM_DATA`` or the cache, else a fresh download of ``spa-eng.zip``."""
-    if path is None:
-        return fetch(SPA_ENG, progress=progress)
-    path = Path(path).expanduser()
-    for candidate in (path, path / SPA_ENG.filename, path / "spa.txt", path / SPA_MEMBER):
-        if candidate.is_file():
-            return candidate
-    raise DataError(f"no English-Spanish pairs at {path}: expected {SPA_ENG.filename} or spa.txt")
-
-
-def read_pairs(path: str | os.PathLike | None = None, *,
-               progress: bool = True) -> list[tuple[str, str]]:
-    """Read ``(english, spanish)`` raw text pairs, in file order, from the zip or a ``.txt``."""
-    source = spa_eng_path(path, progress=progress)
-    try:
-        if zipfile.is_zipfile(source):
-            with zipfile.ZipFile(source) as archive:
-                member = next((n for n in archive.namelist() if n.endswith("spa.txt")), None)
-                if member is None:
-                    raise DataError(f"{source}: no spa.txt inside the zip")
-                text = archive.read(member).decode("utf-8")
-        else:
-            text = source.read_text(encoding="utf-8")
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{source}: corrupt or unreadable pairs file ({exc})") from exc
-    pairs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-            raise DataError(f"{source}, line {number}: expected 'English<TAB>Spanish', "
-                            f"got {line[:60]!r}")
-        pairs.append((fields[0], fields[1]))
-    if not pairs:
-        raise DataError(f"{source}: no sentence pairs in it")
-    return pairs
 
 
 @dataclass(frozen=True)
@@ -256,16 +199,3 @@ def references(pairs: list[Pair]) -> tuple[list[tuple[str, ...]], list[list[list
     for source, target in pairs:
         grouped.setdefault(source, []).append(list(target))
     return list(grouped), list(grouped.values())
-
-
-def translator_files(path: str | os.PathLike) -> tuple[Path, Path]:
-    """Return a saved translator's ``.keras`` file and its ``.json`` vocabularies beside it,
-    checking that both exist (without importing Keras, so a bad path fails fast)."""
-    path = Path(path)
-    meta_path = path.with_suffix(".json")
-    if not path.is_file():
-        raise DataError(f"no translation model at {path}: train one with 'nlpia-lstm "
-                        "train-translator experiments/translate_spa.toml' or give --model")
-    if not meta_path.is_file():
-        raise DataError(f"{path}: its vocabularies {meta_path.name} are missing beside it")
-    return path, meta_path

@@ -29,7 +29,7 @@ A config reads like this (every key but ``name`` has the default shown)::
     [decoding]
     beam_width = 4
     max_output_tokens = 20
-    examples = 5        # test sentences printed with their translations
+    examples = 5        # test sentences logged with their translations
     max_test_sentences = 0   # 0: score every distinct test sentence
 
 Each decoder variant is trained once; its test-set scores for greedy and beam decoding go to
@@ -40,26 +40,27 @@ Each decoder variant is trained once; its test-set scores for greedy and beam de
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
-import sys
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import read_toml, resolve_path, table_values
-from .errors import ConfigError
-from .grid import append_row, finished_keys, row_key, versions
-from .translation_data import (
-    VARIANTS,
+from ..config import TranslationExperiment
+from ..data import read_pairs
+from ..results import ResultsFile, versions
+from .text import (
     Vocabulary,
     detokenize,
     encode_source,
-    read_pairs,
     references,
     split_pairs,
     teacher_forcing,
 )
+
+__all__ = ["COLUMNS", "KEY_COLUMNS", "prepare", "run_experiment"]
+
+log = logging.getLogger(__name__)
 
 COLUMNS = [
     "experiment", "variant", "decoding", "beam_width", "bleu", "token_accuracy", "val_loss",
@@ -76,93 +77,6 @@ KEY_COLUMNS = [
     "embedding_dim", "units", "encoder_layers", "dropout", "epochs", "batch_size",
     "learning_rate", "seed", "split_seed", "data",
 ]
-
-
-@dataclass(frozen=True)
-class DataSettings:
-    path: str | None = None
-    max_tokens: int = 10
-    max_pairs: int = 0
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    split_seed: int = 0
-    min_count: int = 2
-    max_vocab: int = 0
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    variants: tuple = VARIANTS
-    embedding_dim: int = 128
-    units: int = 128
-    encoder_layers: int = 2
-    dropout: float = 0.0
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 0.001
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class DecodingSettings:
-    beam_width: int = 4
-    max_output_tokens: int = 20
-    examples: int = 5
-    max_test_sentences: int = 0
-
-
-@dataclass(frozen=True)
-class TranslationExperiment:
-    name: str
-    description: str = ""
-    data: DataSettings = field(default_factory=DataSettings)
-    model: ModelSettings = field(default_factory=ModelSettings)
-    training: TrainingSettings = field(default_factory=TrainingSettings)
-    decoding: DecodingSettings = field(default_factory=DecodingSettings)
-
-
-# Keys that must be positive; every other number must not be negative.
-_POSITIVE = frozenset({"max_tokens", "embedding_dim", "units", "encoder_layers", "epochs",
-                       "batch_size", "learning_rate", "beam_width", "max_output_tokens",
-                       "min_count"})
-
-
-def parse_config(raw: dict, base: Path = Path(".")) -> TranslationExperiment:
-    """Validate a parsed TOML config and return the experiment it describes."""
-    sections = {"data": DataSettings, "model": ModelSettings, "training": TrainingSettings,
-                "decoding": DecodingSettings}
-    unknown = set(raw) - set(sections) - {"name", "description"}
-    if unknown:
-        raise ConfigError(f"unknown top-level key(s) {sorted(unknown)}; known: name, "
-                          "description, [data], [model], [training], [decoding]")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name.strip() or "/" in name or name.startswith("."):
-        raise ConfigError("the config needs a name (a plain file-name-like string)")
-    parts = {key: cls(**table_values(cls, raw.get(key, {}), key, _POSITIVE))
-             for key, cls in sections.items()}
-    data, model = parts["data"], parts["model"]
-    if not 0 < data.val_fraction < 1 or not 0 < data.test_fraction < 1 or (
-            data.val_fraction + data.test_fraction >= 1):
-        raise ConfigError("data.val_fraction and data.test_fraction must lie in (0, 1) and "
-                          "sum to less than 1")
-    if not model.variants or set(model.variants) - set(VARIANTS):
-        raise ConfigError(f"model.variants must name some of {', '.join(VARIANTS)}, "
-                          f"got {list(model.variants)}")
-    if not 0 <= model.dropout < 1:
-        raise ConfigError(f"model.dropout must lie in [0, 1), got {model.dropout}")
-    if data.path:
-        parts["data"] = dataclasses.replace(data, path=str(resolve_path(data.path, base)))
-    return TranslationExperiment(name=name, description=str(raw.get("description", "")),
-                                 **parts)
-
-
-def load_config(path: str | os.PathLike) -> TranslationExperiment:
-    """Read and validate a translation experiment config file."""
-    return parse_config(read_toml(path), base=Path(path).parent)
 
 
 def prepare(exp: TranslationExperiment, *, progress: bool = True):
@@ -187,26 +101,26 @@ def run_experiment(
     results_dir: str | os.PathLike = "results",
     models_dir: str | os.PathLike | None = "models",
     *,
-    progress: bool = True,
-    verbose: int | None = None,
+    progress: bool = False,
+    verbose: int = 0,
 ) -> Path:
     """Train each decoder variant, score greedy and beam decoding on the test split, append
     one CSV row per (variant, decoding), save each model; return the CSV's path.
 
     A variant whose rows are already in the CSV, made with the same settings, is skipped.
+    ``progress`` shows a progress bar while a download runs; ``verbose`` is Keras's ``fit``
+    verbosity.
     """
     import keras
 
-    from .translation import Translator, bleu, build_model, save_translator, token_accuracy
+    from .model import Translator, bleu, build_model, save_translator, token_accuracy
 
-    say = print if progress else (lambda *a, **k: None)
-    results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = results_dir / f"{exp.name}.csv"
-    done = finished_keys(csv_path, COLUMNS, KEY_COLUMNS)
+    results = ResultsFile(Path(results_dir) / f"{exp.name}.csv", COLUMNS, KEY_COLUMNS)
+    done = results.finished_keys()
     splits, source_vocab, target_vocab = prepare(exp, progress=progress)
-    say(f"pairs: {len(splits.train)} train, {len(splits.val)} validation, {len(splits.test)} "
-        f"test; vocabularies: {len(source_vocab)} English, {len(target_vocab)} Spanish")
+    log.info("pairs: %d train, %d validation, %d test; vocabularies: %d English, %d Spanish",
+             len(splits.train), len(splits.val), len(splits.test), len(source_vocab),
+             len(target_vocab))
     train = _arrays(splits.train, source_vocab, target_vocab)
     val = _arrays(splits.val, source_vocab, target_vocab)
     test = _arrays(splits.test, source_vocab, target_vocab)
@@ -217,8 +131,6 @@ def run_experiment(
     test_ids = encode_source(sources, source_vocab)
     m, t, dec = exp.model, exp.training, exp.decoding
     run_versions = versions()
-    if verbose is None:
-        verbose = (1 if sys.stderr.isatty() else 2) if progress else 0
 
     for variant in m.variants:
         row = {
@@ -234,10 +146,10 @@ def run_experiment(
             if exp.data.path else "spa-eng.zip",
         }
         runs = [("greedy", 1), ("beam", dec.beam_width)]
-        if all(_key(row, decoding, width) in done for decoding, width in runs):
-            say(f"[{variant}] already in {csv_path}")
+        if all(_key(results, row, decoding, width) in done for decoding, width in runs):
+            log.info("[%s] already in %s", variant, results.path)
             continue
-        say(f"[{variant}] training {t.epochs} epochs", flush=True)
+        log.info("[%s] training %d epochs", variant, t.epochs)
         keras.utils.set_random_seed(t.seed)
         model = build_model(len(source_vocab), len(target_vocab), variant=variant,
                             embedding_dim=m.embedding_dim, units=m.units,
@@ -263,29 +175,25 @@ def run_experiment(
                        bleu=round(bleu(refs, outputs[decoding]), 4),
                        decode_seconds=round(time.perf_counter() - started, 1),
                        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            if _key(row, decoding, width) not in done:
-                append_row(csv_path, row, COLUMNS)
-            say(f"[{variant}] {decoding} (width {width}): BLEU {row['bleu']:.4f}, token "
-                f"accuracy {row['token_accuracy']:.4f} ({row['decode_seconds']} s)", flush=True)
-        _print_examples(say, sources, refs, outputs, dec.examples)
+            if _key(results, row, decoding, width) not in done:
+                results.append(row)
+            log.info("[%s] %s (width %d): BLEU %.4f, token accuracy %.4f (%s s)", variant,
+                     decoding, width, row["bleu"], row["token_accuracy"], row["decode_seconds"])
+        _log_examples(sources, refs, outputs, dec.examples)
         if models_dir:
             saved = save_translator(translator, Path(models_dir) / f"{exp.name}-{variant}.keras",
                                     settings=dataclasses.asdict(exp))
-            say(f"[{variant}] model: {saved}")
-    return csv_path
+            log.info("[%s] model: %s", variant, saved)
+    return results.path
 
 
-def _key(row: dict, decoding: str, width: int) -> tuple[str, ...]:
-    return row_key({**row, "decoding": decoding, "beam_width": width}, KEY_COLUMNS)
+def _key(results: ResultsFile, row: dict, decoding: str, width: int) -> tuple[str, ...]:
+    return results.key({**row, "decoding": decoding, "beam_width": width})
 
 
-def _print_examples(say, sources, refs, outputs: dict, n: int) -> None:
+def _log_examples(sources, refs, outputs: dict, n: int) -> None:
     for i in range(min(n, len(sources))):
-        say(f"  EN  {detokenize(list(sources[i]))}")
-        say(f"  REF {' | '.join(detokenize(r) for r in refs[i])}")
+        log.info("  EN  %s", detokenize(list(sources[i])))
+        log.info("  REF %s", " | ".join(detokenize(r) for r in refs[i]))
         for decoding, hypotheses in outputs.items():
-            say(f"  {decoding:<7}{detokenize(hypotheses[i])}")
-
-
-__all__ = ["COLUMNS", "TranslationExperiment", "load_config", "parse_config",
-           "prepare", "run_experiment"]
+            log.info("  %-7s%s", decoding, detokenize(hypotheses[i]))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.abc
+import importlib.util
 import logging
 import math
 import os
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .cluster import default_workers, native_stderr_hidden
 from .errors import DataError, NlpiaLstmError
 
 DEFAULT_CONFIG = Path("experiments") / "table_19b.toml"
@@ -66,8 +69,48 @@ def _configure_output(args: argparse.Namespace) -> None:
         # TensorFlow's C++ chatter (CUDA probing, and on TF 2.21 a harmless "NodeDef mentions
         # attribute use_unbounded_threadpool" error line as every fit starts) drowns the
         # progress lines. Errors that matter also raise Python exceptions, which reach the
-        # user as one line. --verbose shows them all.
+        # user as one line. --verbose shows them all. The level must be set before TensorFlow
+        # is imported; the lines its native libraries write while they load come before it is
+        # read at all, so _QuietTensorFlowImport keeps those off the terminal.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # Python-side warnings such as "tf.function retracing" (the translator's beam search
+        # calls predict on batches of changing size, as it must).
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Import TensorFlow, whenever the library first does, with its start-up lines hidden.
+
+    TensorFlow's native libraries log (oneDNN, CUDA probing, CPU features) as they load,
+    before ``TF_CPP_MIN_LOG_LEVEL`` or absl's settings are read, so no environment variable
+    silences them. This finder sits first on ``sys.meta_path`` and, for the one import of the
+    ``tensorflow`` package, runs the package's loading with
+    :func:`~nlpia_lstm.cluster.native_stderr_hidden`.
+    Commands that never need TensorFlow never pay for it.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        self.remove()
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            load = spec.loader.exec_module
+
+            def exec_module(module):
+                with native_stderr_hidden():
+                    load(module)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+    def install(self) -> None:
+        if "tensorflow" not in sys.modules and self not in sys.meta_path:
+            sys.meta_path.insert(0, self)
+
+    def remove(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
 
 
 class _Formatter(logging.Formatter):
@@ -96,8 +139,10 @@ def cmd_grid(args: argparse.Namespace) -> int:
     exp = load_config(args.config)
     exp = dataclasses.replace(exp, data=_with_path(exp.data, args.data),
                               vectors=_with_path(exp.vectors, getattr(args, "vectors", None)))
-    csv_path = run_grid(exp, args.results_dir, save_models=args.save_models,
-                        progress=not args.quiet, verbose=_keras_verbosity(args))
+    csv_path = run_grid(exp, args.results_dir, workers=args.workers or default_workers(),
+                        scheduler=args.scheduler,
+                        save_models=args.save_models, progress=not args.quiet,
+                        verbose=_keras_verbosity(args))
     print(f"results: {csv_path}")
     return 0
 
@@ -130,11 +175,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .gates.review import inspect_review, plot_gates, write_csv
+    from .saving import check_writable, read_sidecar
 
+    out = check_writable(args.out, "--out", folder=True)
+    read_sidecar(args.model, "classifier")  # a missing or corrupt model fails before Keras
     text = sys.stdin.read() if args.text == "-" else args.text
     result = inspect_review(args.model, text, layer=args.layer)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stem = args.name or f"{result.model_name}-gates"
     csv_path = write_csv(result, out / f"{stem}.csv", units=args.units)
     png_path = plot_gates(result, out / f"{stem}.png", units=args.units)
@@ -149,7 +195,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_train_generator(args: argparse.Namespace) -> int:
     from .generation import run_generator
+    from .saving import check_writable
 
+    for option, path in (("--out", args.out), ("--loss-csv", args.loss_csv),
+                         ("--samples", args.samples)):
+        if path:
+            check_writable(path, option)
     written = run_generator(
         args.out, epochs=args.epochs, batch_size=args.batch_size, maxlen=args.maxlen,
         step=args.step, units=args.units, learning_rate=args.learning_rate, seed=args.seed,
@@ -220,12 +271,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    def where_options(p: argparse.ArgumentParser, runs: str) -> None:
+        p.add_argument("--workers", type=_positive_int, metavar="N",
+                       help=f"run the {runs} on a local Dask cluster of N worker processes; 1 "
+                       "runs them in this process, one after another (default: "
+                       "$NLPIA_LSTM_WORKERS, else every core: faster than one process, see "
+                       "benchmarks/README.md)")
+        p.add_argument("--scheduler", metavar="ADDRESS", help=f"run the {runs} on the running "
+                       "Dask cluster at ADDRESS (tcp://HOST:PORT) instead")
+
     def grid_options(p: argparse.ArgumentParser) -> None:
+        where_options(p, "cells")
         p.add_argument("--results-dir", default="results", help="where <experiment>.csv goes")
         p.add_argument("--data", help="IMDB archive or aclImdb/ folder (default: found or "
                        "downloaded, see README)")
         p.add_argument("--save-models", metavar="DIR", help="save each trained model here "
-                       "(.keras, with its .json word list)")
+                       "(.keras, with its .json word list); the workers write them, so on a "
+                       "cluster DIR must be shared")
 
     p = command("grid", cmd_grid, "run every cell of an experiment config")
     p.add_argument("config", help="experiment config (TOML), e.g. experiments/table_19b.toml")
@@ -306,22 +368,70 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message: str) -> str:
+    """A message on one line: a library's multi-line text joined with semicolons."""
+    return "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
+def _os_error(exc: OSError) -> str:
+    """``PATH: reason`` for a file-system error, as ``ls`` or ``cp`` would put it."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    return f"{paths}: {reason}" if paths else reason
+
+
+def _kept_rows(args: argparse.Namespace) -> str:
+    """What an interrupt leaves behind: the rows already in the command's results CSV."""
+    try:
+        if args.command in ("grid", "reproduce"):
+            from .config import load_config
+
+            csv_path = Path(args.results_dir) / f"{load_config(args.config).name}.csv"
+        elif args.command == "train-translator":
+            from .config import load_translation_config
+
+            csv_path = Path(args.results_dir) / f"{load_translation_config(args.config).name}.csv"
+        else:
+            return ""
+        with open(csv_path, encoding="utf-8") as f:
+            rows = sum(1 for _ in f) - 1
+    except (OSError, UnicodeDecodeError, NlpiaLstmError):
+        return ""
+    if rows <= 0:
+        return ""
+    return f"; the {rows} row(s) in {csv_path} are kept and a rerun skips them"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    0 on success; 2 for bad input (arguments, configs, data, model files, file-system errors
+    such as a folder that cannot be written), with one line on stderr; 130 on an interrupt.
+    """
     args = build_parser().parse_args(argv)
     _configure_output(args)
+    quiet_import = _QuietTensorFlowImport()
+    if not args.verbose:
+        quiet_import.install()
     try:
         return args.func(args)
     except NlpiaLstmError as exc:
-        print(f"nlpia-lstm: error: {exc}", file=sys.stderr)
+        print(f"nlpia-lstm: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"nlpia-lstm: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-              file=sys.stderr)
-        return 1
+        print(f"nlpia-lstm: error: {_one_line(_os_error(exc))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("nlpia-lstm: error: out of memory: use smaller settings (maxlen, units, "
+              "max_reviews, vector_size) or a machine with more memory", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("nlpia-lstm: interrupted; rows already written are kept", file=sys.stderr)
+        # On a terminal, a progress bar may hold the cursor mid-line: clear that line first.
+        start = "\r\x1b[K" if sys.stderr.isatty() else ""
+        print(f"{start}nlpia-lstm: interrupted{_kept_rows(args)}", file=sys.stderr)
         return 130
+    finally:
+        quiet_import.remove()
 
 
 if __name__ == "__main__":

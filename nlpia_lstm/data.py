@@ -12,14 +12,17 @@ official file downloaded, with a progress bar, and its SHA-256 checked before it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import random
 import tarfile
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .errors import DataError
 
@@ -63,6 +66,51 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "nlpia_lstm"
+
+
+def cache_lock(path: str | os.PathLike):
+    """A file lock for one cache entry (``<path>.lock``): one process builds it, others wait.
+
+    Hold it around "is the entry there? if not, build it" so that two runs on a cold cache do
+    the work once and never read each other's half-written files.
+    """
+    from filelock import FileLock
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(path.with_name(path.name + ".lock"))
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a fresh temporary path beside ``path``; once the block ends, rename it to ``path``.
+
+    The temporary name is unique to this call, so concurrent writers never share one, and the
+    rename is atomic: readers see the old file or the whole new one, never a part. If the
+    block raises, the temporary file is removed. ``suffix`` ends the temporary name (NumPy's
+    ``savez`` wants ``.npz``).
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".part{suffix}")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def set_aside(path: str | os.PathLike, problem: str) -> Path:
+    """Move a corrupt cache file out of the way (``<name>.corrupt``) with a warning; return it.
+
+    The caller then rebuilds the entry; the moved file is kept for a look and may be deleted.
+    """
+    path = Path(path)
+    corrupt = path.with_name(path.name + ".corrupt")
+    os.replace(path, corrupt)
+    log.warning("%s is corrupt (%s): moved to %s, rebuilding it", path, problem, corrupt.name)
+    return corrupt
 
 
 def sha256sum(path: str | os.PathLike) -> str:
@@ -178,18 +226,44 @@ def _classify(relative: str) -> tuple[str, int] | None:
     return None
 
 
+_REFETCH = "download it again or give the extracted aclImdb/ folder"
+
+
+def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
+    """Refuse a member that would land outside the archive's folder, or is not a plain file
+    or folder: the official archive has none, so the file is not (only) IMDB."""
+    if not (member.isfile() or member.isdir()):
+        problem = "a link or special file"
+    elif member.name.startswith(("/", "\\")) or ".." in PurePosixPath(member.name).parts:
+        problem = "a path outside the archive's folder"
+    else:
+        return
+    raise DataError(f"{archive}: unsafe archive member {member.name!r} ({problem}): not the "
+                    f"IMDB archive; {_REFETCH}")
+
+
 def _read_archive(archive: Path, splits: tuple[str, ...]) -> list[tuple[str, str, int, str]]:
     files = []
+    name = ""
     try:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
+                _check_member(archive, member)
                 name = member.name.split("/", 1)[-1] if member.name.startswith("aclImdb/") else ""
                 kind = _classify(name) if member.isfile() else None
                 if kind and kind[0] in splits:
                     text = tar.extractfile(member).read().decode("utf-8")
                     files.append((kind[0], name, kind[1], text))
-    except (tarfile.TarError, EOFError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{archive}: corrupt or unreadable IMDB archive ({exc})") from exc
+    except tarfile.ReadError as exc:
+        first = str(exc).splitlines()[0].rstrip(":") if str(exc) else "unreadable"
+        raise DataError(f"{archive}: not a tar archive (gzip, bzip2 or xz) or cut short "
+                        f"({first}); {_REFETCH}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{archive}: review {name} is not UTF-8 text ({exc.reason} at byte "
+                        f"{exc.start}); {_REFETCH}") from exc
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise DataError(f"{archive}: corrupt or unreadable IMDB archive ({exc}); "
+                        f"{_REFETCH}") from exc
     return files
 
 
@@ -197,11 +271,19 @@ def _read_folder(folder: Path, splits: tuple[str, ...]) -> list[tuple[str, str, 
     files = []
     for split_dir, sub in (("train", "pos"), ("train", "neg"), ("test", "pos"),
                            ("test", "neg"), ("train", "unsup")):
-        for file in (folder / split_dir / sub).glob("*.txt"):
+        for file in sorted((folder / split_dir / sub).glob("*.txt")):
             name = f"{split_dir}/{sub}/{file.name}"
             kind = _classify(name)
             if kind and kind[0] in splits:
-                files.append((kind[0], name, kind[1], file.read_text(encoding="utf-8")))
+                try:
+                    text = file.read_text(encoding="utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"{file}: not UTF-8 text ({exc.reason} at byte "
+                                    f"{exc.start}); IMDB reviews are UTF-8: re-save or "
+                                    "remove that file") from exc
+                except OSError as exc:
+                    raise DataError(f"{file}: unreadable review ({exc.strerror or exc})") from exc
+                files.append((kind[0], name, kind[1], text))
     return files
 
 

@@ -1,22 +1,31 @@
 """Run an experiment grid: plan its cells, train those not yet done, write each row at once.
 
-Rows go to ``<results_dir>/<experiment>.csv`` as soon as a cell finishes, so an interrupted
-run keeps every finished cell, and a rerun skips the cells already there.
+The inputs are prepared once, by this process (the driver). The cells run here one after
+another (``workers=1``), or as Dask tasks on a local cluster of worker processes or on any
+Dask cluster (:mod:`nlpia_lstm.cluster`), which receive the inputs once each. Whoever runs a
+cell, the driver alone writes its row to ``<results_dir>/<experiment>.csv`` as soon as it
+finishes, so an interrupted run keeps every finished cell and a rerun skips them. Several
+drivers may share one results folder: each cell is claimed by one of them
+(:meth:`nlpia_lstm.results.ResultsFile.claim`), and a cell is never written twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import Experiment
+from .cluster import dask_client, import_keras_quietly
+from .config import Experiment, TrainingSettings
 from .inputs import Prepared, prepare_inputs
 from .results import ResultsFile, versions
+from .saving import check_writable
 
-__all__ = ["Cell", "plan", "run_grid", "results_file"]
+__all__ = ["Cell", "plan", "run_grid", "results_file", "train_one", "save_classifier"]
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +75,62 @@ def _figures(row: dict) -> str:
             f"({row['train_seconds']} s)")
 
 
+# One frozen Embedding per process and input matrix: TensorFlow does not give back a model's
+# variables when the model is dropped, so a fresh 90 MB matrix per cell would add up.
+_EMBEDDINGS: dict[int, tuple] = {}
+
+
+def train_one(cell: Cell, prepared: Prepared, settings: TrainingSettings, *,
+              verbose: int = 0, save_path: str | None = None) -> dict:
+    """Train and score one cell where this function runs (a worker or the driver).
+
+    Returns the row's figures, the versions that made them and the finish time. With
+    ``save_path`` the model is saved there, on this machine's file system.
+    """
+    import_keras_quietly()
+    from .models import frozen_embedding
+    from .training import train_cell
+
+    matrix = prepared.inputs.embeddings
+    if id(matrix) not in _EMBEDDINGS:
+        _EMBEDDINGS[id(matrix)] = (matrix, frozen_embedding(matrix))
+    result, model = train_cell(cell.arch, cell.units, cell.seed, prepared.inputs, settings,
+                               depth=cell.depth, embedding=_EMBEDDINGS[id(matrix)][1],
+                               verbose=verbose)
+    if save_path:
+        save_classifier(model, prepared, Path(save_path))
+    return {**result, **versions(),
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _in_process(jobs, prepared: Prepared, settings: TrainingSettings, verbose: int,
+                save_paths: dict) -> Iterator[tuple]:
+    for cell, row in jobs:
+        log.info("%s: training", cell.name)
+        yield cell, row, train_one(cell, prepared, settings, verbose=verbose,
+                                   save_path=save_paths.get(cell))
+
+
+def _on_dask(client, remote, jobs, exp: Experiment, save_paths: dict) -> Iterator[tuple]:
+    from distributed import as_completed
+
+    futures = {}
+    for cell, row in jobs:
+        future = client.submit(train_one, cell, remote, exp.training,
+                               save_path=save_paths.get(cell), pure=False,
+                               key=f"{exp.name}-{cell.stem}-{os.getpid()}")
+        futures[future] = (cell, row)
+    for future in as_completed(futures):
+        cell, row = futures[future]
+        yield cell, row, future.result()
+
+
 def run_grid(
     exp: Experiment,
     results_dir: str | os.PathLike = "results",
     *,
+    workers: int = 1,
+    scheduler: str | None = None,
     save_models: str | os.PathLike | None = None,
     progress: bool = False,
     verbose: int = 0,
@@ -82,40 +143,81 @@ def run_grid(
         The grid, from :func:`nlpia_lstm.config.load_config`.
     results_dir : path-like
         Folder of the results CSV, ``<experiment name>.csv``.
+    workers : int
+        1 runs the cells in this process, one after another; more runs them on a local Dask
+        cluster of that many worker processes.
+    scheduler : str, optional
+        Address of a running Dask scheduler to run the cells on instead (``workers`` is then
+        ignored).
     save_models : path-like, optional
         Save each trained model here (:mod:`nlpia_lstm.saving`), as
-        ``<experiment>-<arch>-<units>[-depth<d>]-seed<seed>.keras`` with its word list.
+        ``<experiment>-<arch>-<units>[-depth<d>]-seed<seed>.keras`` with its word list. The
+        workers write them, so on a cluster this must be a folder they all can reach.
     progress : bool
-        Show progress bars while the inputs are prepared.
+        Show progress bars: preparing the inputs, and one over the grid's cells with an ETA.
     verbose : int
-        Keras's ``fit`` verbosity: 0 silent, 1 a bar per epoch, 2 a line per epoch.
+        Keras's ``fit`` verbosity for cells run in this process (0, 1 or 2).
     """
     results = results_file(exp, results_dir)
+    results.check_writable()
+    if save_models:
+        check_writable(save_models, "--save-models", folder=True)
     done = results.finished_keys()
     prepared = prepare_inputs(exp, progress=progress)
-
-    from .models import frozen_embedding
-    from .training import train_cell
-
-    embedding = frozen_embedding(prepared.inputs.embeddings)
-    run_versions = versions()
     cells = plan(exp)
-    for i, cell in enumerate(cells, 1):
-        row = _settings_row(exp, cell, prepared.provenance)
-        if results.key(row) in done:
-            log.info("[%d/%d] %s: already in %s", i, len(cells), cell.name, results.path)
-            continue
-        log.info("[%d/%d] %s", i, len(cells), cell.name)
-        result, model = train_cell(cell.arch, cell.units, cell.seed, prepared.inputs,
-                                   exp.training, depth=cell.depth, embedding=embedding,
-                                   verbose=verbose)
-        row.update(result, **run_versions)
-        row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        results.append(row)
-        log.info("    %s", _figures(row))
-        if save_models:
-            save_classifier(model, prepared,
-                            Path(save_models) / f"{exp.name}-{cell.stem}.keras")
+    pending = [(cell, _settings_row(exp, cell, prepared.provenance)) for cell in cells]
+    pending = [(cell, row) for cell, row in pending if results.key(row) not in done]
+    log.info("%d of %d cells to run (%d already in %s)", len(pending), len(cells),
+             len(cells) - len(pending), results.path)
+    if not pending:
+        return results.path
+    save_paths = {}
+    if save_models:
+        save_paths = {cell: str(Path(save_models) / f"{exp.name}-{cell.stem}.keras")
+                      for cell, _ in pending}
+
+    from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    use_dask = scheduler is not None or workers > 1
+    with contextlib.ExitStack() as stack:
+        if use_dask:
+            client = stack.enter_context(dask_client(workers, scheduler))
+            remote = client.scatter(prepared, broadcast=True, hash=False)
+        # A bar on a terminal only: in a log file its redrawn lines would be noise.
+        bar = stack.enter_context(tqdm(total=len(pending), desc=exp.name, unit="cell",
+                                       disable=None if progress else True))
+        stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger("nlpia_lstm")]))
+        while pending:
+            claimed, waiting = [], []
+            for cell, row in pending:
+                lock = results.claim(row)
+                (claimed if lock else waiting).append((cell, row, lock))
+            if not claimed:
+                log.info("%d cell(s) are being run by another process; waiting for them",
+                         len(waiting))
+                results.claim(waiting[0][1], wait=True).release()
+            jobs = [(cell, row) for cell, row, _ in claimed]
+            locks = {cell: lock for cell, _, lock in claimed}
+            if use_dask:
+                finished = _on_dask(client, remote, jobs, exp, save_paths)
+            else:
+                finished = _in_process(jobs, prepared, exp.training, verbose, save_paths)
+            try:
+                for cell, row, result in finished:
+                    row.update(result)
+                    if not results.append(row):
+                        log.warning("%s: another process wrote this cell first", cell.name)
+                    locks.pop(cell).release()
+                    log.info("%s: %s", cell.name, _figures(row))
+                    bar.update(1)
+            finally:
+                for lock in locks.values():
+                    lock.release()
+            done = results.finished_keys()
+            others = [(cell, row) for cell, row, _ in waiting if results.key(row) in done]
+            bar.update(len(others))
+            pending = [(cell, row) for cell, row, _ in waiting if results.key(row) not in done]
     return results.path
 
 

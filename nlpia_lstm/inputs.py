@@ -19,7 +19,7 @@ import numpy as np
 
 from . import data
 from .config import DataSettings, Experiment, VectorSettings
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .preprocessing import VALID_CHARS, create_dicts
 from .tokens import TokenizedCorpus, cache_key, char_ids, ids_matrix, load_imdb_tokens
 from .vectors import embedding_matrix, load_word_vectors, save_word_vectors, train_word2vec
@@ -56,11 +56,13 @@ class Prepared:
     level: str = "word"
 
 
-def cached_word2vec(settings: VectorSettings, train: TokenizedCorpus,
+def cached_word2vec(settings: VectorSettings, train: TokenizedCorpus | None,
                     unsup: TokenizedCorpus | None, key: str, progress: bool = False):
     """Load the vectors file, or train word2vec on the training texts (cached by ``key``).
 
-    Returns the ``KeyedVectors`` and the description a result row records of them.
+    Returns the ``KeyedVectors`` and the description a result row records of them. A cached
+    file that cannot be read is moved aside (:func:`nlpia_lstm.data.set_aside`) and the
+    vectors are trained again.
     """
     if settings.path:
         kv = load_word_vectors(settings.path, limit=settings.limit, binary=settings.binary)
@@ -72,15 +74,19 @@ def cached_word2vec(settings: VectorSettings, train: TokenizedCorpus,
                  f"window {w2v.window}, min_count {w2v.min_count}, {w2v.epochs} epochs, "
                  f"seed {w2v.seed}, key {key})")
     cached = data.cache_dir() / "vectors" / f"word2vec-imdb-{key}.bin"
-    if cached.is_file():
-        return load_word_vectors(cached, limit=None, binary=True), described
-    log.info("training word2vec on %s reviews (once; cached in %s)",
-             f"{sum(len(c) for c in corpora):,}", cached.parent)
-    kv = train_word2vec(*corpora, vector_size=w2v.vector_size, window=w2v.window,
-                        min_count=w2v.min_count, epochs=w2v.epochs, sg=w2v.sg, seed=w2v.seed,
-                        workers=w2v.workers, progress=progress)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    save_word_vectors(kv, cached)
+    # One process trains these vectors; another one on the same cold cache waits, then reads.
+    with data.cache_lock(cached):
+        if cached.is_file():
+            try:
+                return load_word_vectors(cached, limit=None, binary=True), described
+            except DataError as exc:
+                data.set_aside(cached, str(exc.__cause__ or exc))
+        log.info("training word2vec on %s reviews (once; cached in %s)",
+                 f"{sum(len(c) for c in corpora):,}", cached.parent)
+        kv = train_word2vec(*corpora, vector_size=w2v.vector_size, window=w2v.window,
+                            min_count=w2v.min_count, epochs=w2v.epochs, sg=w2v.sg, seed=w2v.seed,
+                            workers=w2v.workers, progress=progress)
+        save_word_vectors(kv, cached)
     return kv, described
 
 
@@ -169,6 +175,8 @@ def prepare_inputs(exp: Experiment, *, progress: bool = False) -> Prepared:
     splits = ["train"] + (["test"] if settings.score_test else [])
     splits += ["unsup"] if train_words and vec.word2vec.use_unsup else []
     source = data.imdb_path(settings.path, progress=progress)
+    # A vectors file is read first, so that a bad one fails before the reviews are tokenized.
+    loaded = cached_word2vec(vec, None, None, "", progress) if vec.path else None
     tokens = load_imdb_tokens(source, splits, progress=progress)
     everything = tokens["train"]
     train_idx, val_idx = data.shuffle_split(range(len(everything)), settings.val_fraction,
@@ -177,7 +185,7 @@ def prepare_inputs(exp: Experiment, *, progress: bool = False) -> Prepared:
     key = cache_key(source=data.file_identity(source),
                     train=hashlib.sha256(np.asarray(train_idx).tobytes()).hexdigest(),
                     word2vec=vec.word2vec)
-    kv, vectors_desc = cached_word2vec(vec, train, tokens.get("unsup"), key, progress)
+    kv, vectors_desc = loaded or cached_word2vec(vec, train, tokens.get("unsup"), key, progress)
     matrix, key_to_row = embedding_matrix(kv)
     maxlen = exp.training.maxlen
     test = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from importlib import resources
 from pathlib import Path
@@ -11,8 +12,11 @@ import pandas as pd
 
 from .config import ARCHITECTURES
 from .errors import DataError
+from .results import KEY_COLUMNS
 
 __all__ = ["load_published", "load_results", "summarize", "compare", "write_report"]
+
+log = logging.getLogger(__name__)
 
 METRICS = ("acc", "val_acc", "test_acc")
 _LABELS = {"simple_rnn": "SimpleRNN", "birnn": "BiRNN", "lstm": "LSTM", "bilstm": "BiLSTM",
@@ -26,18 +30,40 @@ def load_published() -> pd.DataFrame:
 
 
 def load_results(csv_path: str | os.PathLike) -> pd.DataFrame:
-    """Read a results CSV written by the grid, checking it has what a report needs."""
+    """Read a results CSV written by the grid, checking it has what a report needs.
+
+    Rows with the same key (:data:`nlpia_lstm.results.KEY_COLUMNS`: the same cell, seed and
+    settings) are one run recorded twice, say by CSVs joined by hand: only the first is kept,
+    with a warning, so that no run counts twice in a mean.
+
+    Raises
+    ------
+    DataError
+        No such file, a folder, not a CSV, columns missing, or no rows.
+    """
+    if Path(csv_path).is_dir():
+        raise DataError(f"{csv_path} is a folder: give the results CSV written by 'grid'")
     try:
         results = pd.read_csv(csv_path)
     except FileNotFoundError as exc:
-        raise DataError(f"no results file at {csv_path}") from exc
+        raise DataError(f"no results file at {csv_path}: run 'nlpia-lstm grid CONFIG' "
+                        "first") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{csv_path}: not a readable results CSV ({exc})") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{csv_path}: not a readable results CSV ({first})") from exc
+    except OSError as exc:
+        raise DataError(f"{csv_path}: unreadable ({exc.strerror or exc})") from exc
     missing = {"arch", "units", "seed", "acc", "val_acc"} - set(results.columns)
     if missing:
         raise DataError(f"{csv_path}: missing column(s) {sorted(missing)}")
     if results.empty:
         raise DataError(f"{csv_path}: no result rows yet")
+    key = [c for c in KEY_COLUMNS if c in results.columns]
+    repeated = results.duplicated(subset=key, keep="first")
+    if repeated.any():
+        log.warning("%s: %d row(s) repeat a run already in it (same arch, units, depth, seed "
+                    "and settings); each run is counted once", csv_path, int(repeated.sum()))
+        results = results[~repeated].reset_index(drop=True)
     if "depth" in results:
         # A stacked model is its own architecture in the table: "lstm_x2" for two LSTM layers.
         stacked = results["depth"].fillna(1).astype(int) > 1

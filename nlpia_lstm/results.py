@@ -5,20 +5,33 @@ the same run, made the same way): a rerun reads the keys already there and skips
 The grid and the translator both keep their results this way; :data:`COLUMNS` and
 :data:`KEY_COLUMNS` are the grid's. Every row also records the versions that made it
 (:func:`versions`).
+
+Several processes may share one CSV (two terminals, two cluster jobs): a file lock
+(``filelock``) around "read the keys, then append" means a row is never written twice and two
+rows never interleave, and :meth:`ResultsFile.claim` lets one process at a time run a given
+key. A last line cut short (power loss, a full disk) is moved to ``<name>.csv.torn`` with a
+warning before anything else is read or written, so the rest of the file stays usable.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import logging
 import os
 import platform
 from importlib import metadata
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from . import __version__
 from .errors import ConfigError
+from .saving import check_writable
 
 __all__ = ["COLUMNS", "KEY_COLUMNS", "ResultsFile", "versions"]
+
+log = logging.getLogger(__name__)
 
 COLUMNS = [
     "experiment", "arch", "units", "seed", "acc", "val_acc", "loss", "val_loss", "test_acc",
@@ -57,39 +70,103 @@ class ResultsFile:
         self.path = Path(path)
         self.columns = list(columns)
         self.key_columns = list(key_columns)
+        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
 
     def key(self, row: dict) -> tuple[str, ...]:
         """The key of a row about to be written, as :meth:`finished_keys` reads it back."""
         return tuple(_text(row.get(c)) for c in self.key_columns)
 
+    def check_writable(self) -> None:
+        """Make the CSV's folder and check that files can be written there, before any work."""
+        check_writable(self.path.parent, "--results-dir", folder=True)
+
     def finished_keys(self) -> set[tuple[str, ...]]:
         """The keys of the rows already in the CSV; empty when there is none yet."""
-        if not self.path.is_file() or self.path.stat().st_size == 0:
+        if not self.path.is_file():
             return set()
-        with open(self.path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            self._check_header(reader.fieldnames)
-            return {tuple(row[c] for c in self.key_columns) for row in reader}
+        with self._lock:
+            return self._keys()
 
-    def append(self, row: dict) -> None:
-        """Append one row (the header first if the CSV is new), flushed to disk at once."""
-        new = not self.path.is_file() or self.path.stat().st_size == 0
-        if not new:
-            with open(self.path, newline="", encoding="utf-8") as f:
-                self._check_header(next(csv.reader(f), None))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns)
-            if new:
-                writer.writeheader()
-            writer.writerow({k: _text(row.get(k)) for k in self.columns})
-            f.flush()
-            os.fsync(f.fileno())
+    def append(self, row: dict) -> bool:
+        """Append one row (the header first if the CSV is new), flushed to disk at once.
 
-    def _check_header(self, header: list[str] | None) -> None:
-        if header != self.columns:
+        Returns ``False``, writing nothing, when a row with the same key is already there
+        (another process finished the same run first).
+        """
+        with self._lock:
+            if self.key(row) in self._keys():
+                return False
+            new = not self.path.is_file() or self.path.stat().st_size == 0
+            with open(self.path, "a", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, fieldnames=self.columns)
+                if new:
+                    writer.writeheader()
+                writer.writerow({k: _text(row.get(k)) for k in self.columns})
+                f.flush()
+                os.fsync(f.fileno())
+        return True
+
+    def claim(self, row: dict, *, wait: bool = False) -> FileLock | None:
+        """Claim the run of ``row`` for this process: a held lock, or ``None`` if another has it.
+
+        With ``wait``, wait until the other process lets go instead. Release the lock
+        (``lock.release()``) once the run's row is written; the lock goes with the process, so
+        a run that is killed frees its claims.
+        """
+        digest = hashlib.sha256("\x1f".join(self.key(row)).encode()).hexdigest()[:20]
+        folder = self.path.with_name(f".{self.path.name}.claims")
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / f"{digest}.lock")
+        try:
+            lock.acquire(timeout=-1 if wait else 0)
+        except Timeout:
+            return None
+        return lock
+
+    def _keys(self) -> set[tuple[str, ...]]:
+        """Read the keys, after moving a torn last line aside. Call with the lock held.
+
+        A file that is not this CSV (not text, another header) is refused before anything in it
+        is moved or changed.
+        """
+        if not self.path.is_file():
+            return set()
+        data = self.path.read_bytes()
+        header = ",".join(self.columns)
+        try:
+            first = data.decode("utf-8").partition("\n")[0].rstrip("\r")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{self.path} is not a results CSV ({exc}); move it aside or "
+                              "choose another --results-dir") from exc
+        torn_header = b"\n" not in data and header.startswith(first)
+        if data and not torn_header and first != header:
             raise ConfigError(f"{self.path} has other columns than this version writes; "
                               "move it aside or choose another --results-dir")
+        self._repair()
+        with open(self.path, newline="", encoding="utf-8") as f:
+            return {tuple(row[c] or "" for c in self.key_columns) for row in csv.DictReader(f)}
+
+    def _repair(self) -> None:
+        """Move a last line without its end-of-line to ``<name>.torn`` and cut it off."""
+        with open(self.path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return
+            f.seek(0)
+            data = f.read()
+            cut = data.rfind(b"\n") + 1
+            torn = data[cut:]
+            torn_path = self.path.with_name(self.path.name + ".torn")
+            with open(torn_path, "ab") as out:
+                out.write(torn + b"\n")
+            f.truncate(cut)
+            f.flush()
+            os.fsync(f.fileno())
+        log.warning("%s ended in a cut-off line (%d bytes), moved to %s; the rows before it "
+                    "are kept", self.path, len(torn), torn_path)
 
 
 def versions() -> dict:

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
 from .errors import ConfigError, DataError
 
-__all__ = ["KINDS", "save_model", "read_sidecar", "load_model", "sidecar_path"]
+__all__ = ["KINDS", "save_model", "read_sidecar", "load_model", "sidecar_path",
+           "check_writable"]
 
 # Each kind and how a user makes one, for the message when a model file is missing.
 KINDS = {
@@ -35,6 +37,42 @@ def _format(kind: str) -> str:
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
     return f"nlpia_lstm.{kind}/1"
+
+
+def check_writable(path: str | os.PathLike, option: str, *, folder: bool = False) -> Path:
+    """Check, before any long work, that an output can be written; return its folder.
+
+    Makes the folder (``path`` itself with ``folder=True``, else the folder ``path`` goes in)
+    and writes and removes a temporary file there.
+
+    Parameters
+    ----------
+    path : path-like
+        The output file, or with ``folder=True`` the output folder.
+    option : str
+        How the user named it (``"--out"``, ``"--models-dir"``), for the message.
+
+    Raises
+    ------
+    ConfigError
+        The folder cannot be made or written to, or the output file is a folder.
+    """
+    path = Path(path)
+    where = path if folder else path.parent
+    if not folder and path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder: give a file name")
+    blocking = next((p for p in (where, *where.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ConfigError(f"cannot write {option} to {where}: {blocking} is a file, not a "
+                          f"folder; choose another {option}")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write {option} to {where} ({exc.strerror or exc}); choose "
+                          f"another {option}") from exc
+    return where
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -68,10 +106,29 @@ def save_model(model, path: str | os.PathLike, kind: str, **meta) -> Path:
 
 
 def read_sidecar(path: str | os.PathLike, kind: str) -> dict:
-    """Check that a saved model and its sidecar exist and match ``kind``; return the sidecar."""
+    """Check that a saved model and its sidecar exist and match ``kind``; return the sidecar.
+
+    Checks without Keras what can be checked: the model file is there and is a zip archive
+    (as every ``.keras`` file is), and its sidecar is JSON of the right format.
+
+    Raises
+    ------
+    DataError
+        Either file is missing, a folder, unreadable or not what :func:`save_model` writes;
+        the message says how to make the model.
+    """
     path, sidecar = Path(path), sidecar_path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a {kind} model file: {KINDS[kind]}")
     if not path.is_file():
         raise DataError(f"no {kind} model at {path}: {KINDS[kind]}")
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except OSError as exc:
+        raise DataError(f"{path}: unreadable model file ({exc.strerror or exc})") from exc
+    if not is_zip:
+        raise DataError(f"{path}: not a Keras model file (a .keras file is a zip archive; this "
+                        f"one is corrupt or cut short): {KINDS[kind]}")
     if not sidecar.is_file():
         raise DataError(f"{path}: its settings file {sidecar.name} is missing beside it "
                         "(it is written together with the model)")

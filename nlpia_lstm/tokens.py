@@ -14,11 +14,11 @@ import json
 import logging
 import os
 import sys
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
-from pathlib import Path
 
 import numpy as np
 
@@ -113,22 +113,36 @@ class TokenizedCorpus:
         return TokenizedCorpus(self.vocab, self.ids[take], offsets, self.labels[indices])
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save as ``.npz`` without pickle (the vocabulary as UTF-8 text)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".part.npz")
+        """Save as ``.npz`` without pickle (the vocabulary as UTF-8 text), atomically.
+
+        The arrays go to a temporary file of a unique name beside ``path``, renamed to it
+        once complete, so concurrent writers and readers never see a part-written file.
+        """
         vocab = np.frombuffer("\n".join(self.vocab).encode("utf-8"), dtype=np.uint8)
-        np.savez(tmp, vocab=vocab, ids=self.ids, offsets=self.offsets, labels=self.labels)
-        tmp.replace(path)
+        with data.atomic_write(path, suffix=".npz") as tmp:
+            np.savez(tmp, vocab=vocab, ids=self.ids, offsets=self.offsets, labels=self.labels)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TokenizedCorpus:
-        """Load a corpus written by :meth:`save`."""
+        """Load a corpus written by :meth:`save`.
+
+        Raises
+        ------
+        DataError
+            The file is missing, cut short, emptied or otherwise not what :meth:`save` wrote.
+        """
         try:
             with np.load(path, allow_pickle=False) as f:
                 vocab = f["vocab"].tobytes().decode("utf-8").split("\n")
-                return cls(vocab, f["ids"], f["offsets"], f["labels"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"{path}: corrupt token cache ({exc}); delete it to rebuild") from exc
+                corpus = cls(vocab, f["ids"], f["offsets"], f["labels"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise DataError(f"{path}: corrupt token cache ({type(exc).__name__}: {exc}); "
+                            "delete it to rebuild") from exc
+        if (corpus.offsets.ndim != 1 or len(corpus.offsets) != len(corpus.labels) + 1
+                or (len(corpus.offsets) and corpus.offsets[-1] != len(corpus.ids))):
+            raise DataError(f"{path}: corrupt token cache (its arrays do not fit together); "
+                            "delete it to rebuild")
+        return corpus
 
 
 def tokenize_corpus(
@@ -187,24 +201,39 @@ def load_imdb_tokens(
 
     The cache key is the data file's identity (:func:`nlpia_lstm.data.file_identity`: an
     archive's SHA-256, a folder's path and modification time), the split and the NLTK version,
-    so a changed archive or tokenizer gives a fresh tokenization.
+    so a changed archive or tokenizer gives a fresh tokenization. A cache file that cannot be
+    read (cut short, emptied, damaged) is moved aside (:func:`nlpia_lstm.data.set_aside`) and
+    rebuilt; a lock per file (:func:`nlpia_lstm.data.cache_lock`) lets concurrent runs on a
+    cold cache tokenize each split once.
     """
     import nltk
 
     source = data.imdb_path(path, progress=progress)
     folder = data.cache_dir() / "tokens"
-    files = {}
-    for split in splits:
-        key = cache_key(source=data.file_identity(source), split=split, nltk=nltk.__version__)
-        files[split] = folder / f"imdb-{split}-{key}.npz"
-    missing = tuple(s for s, f in files.items() if not f.is_file())
-    if missing:
-        folder.mkdir(parents=True, exist_ok=True)
-        texts = data.read_imdb(source, missing, progress=progress)
-        for split in missing:
+    folder.mkdir(parents=True, exist_ok=True)
+    identity = data.file_identity(source)
+    keys = {split: cache_key(source=identity, split=split, nltk=nltk.__version__)
+            for split in splits}
+    files = {split: folder / f"imdb-{split}-{key}.npz" for split, key in keys.items()}
+    corpora: dict[str, TokenizedCorpus] = {}
+    texts: dict[str, list[tuple[int, str]]] = {}
+    for split, file in files.items():
+        # One process tokenizes a split; another one on the same cold cache waits, then reads.
+        with data.cache_lock(file):
+            if file.is_file():
+                try:
+                    corpora[split] = TokenizedCorpus.load(file)
+                    continue
+                except DataError as exc:
+                    data.set_aside(file, str(exc.__cause__ or exc))
+            if split not in texts:  # read the archive once for every split still to tokenize
+                todo = tuple(s for s, f in files.items()
+                             if s == split or (s not in corpora and not f.is_file()))
+                texts = data.read_imdb(source, todo, progress=progress)
             log.info("tokenizing IMDB %s (%s reviews)", split, f"{len(texts[split]):,}")
-            tokenize_corpus(texts.pop(split), n_jobs=n_jobs, progress=progress).save(files[split])
-    return {split: TokenizedCorpus.load(f) for split, f in files.items()}
+            corpora[split] = tokenize_corpus(texts.pop(split), n_jobs=n_jobs, progress=progress)
+            corpora[split].save(file)
+    return corpora
 
 
 def char_ids(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import atomic_write
 from .errors import DataError
 
 __all__ = ["load_word_vectors", "train_word2vec", "embedding_matrix", "save_word_vectors"]
@@ -46,17 +47,19 @@ def load_word_vectors(
         binary = ".bin" in path.suffixes
     try:
         return KeyedVectors.load_word2vec_format(str(path), binary=binary, limit=limit)
-    except (ValueError, EOFError, OSError, UnicodeDecodeError, IndexError) as exc:
+    except (ValueError, EOFError, OSError, UnicodeDecodeError, IndexError, KeyError) as exc:
         kind = "binary" if binary else "text"
         raise DataError(f"{path}: not a readable word2vec {kind} file ({exc})") from exc
 
 
 def save_word_vectors(word_vectors, path: str | os.PathLike) -> None:
-    """Save ``KeyedVectors`` in word2vec binary format (no pickle), atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    word_vectors.save_word2vec_format(str(tmp), binary=True)
-    tmp.replace(path)
+    """Save ``KeyedVectors`` in word2vec binary format (no pickle), atomically.
+
+    The vectors go to a temporary file of a unique name beside ``path``, renamed to it once
+    complete (:func:`nlpia_lstm.data.atomic_write`), so concurrent writers never collide.
+    """
+    with atomic_write(path) as tmp:
+        word_vectors.save_word2vec_format(str(tmp), binary=True)
 
 
 class _Chained:
@@ -112,8 +115,11 @@ def train_word2vec(
     model.build_vocab(sentences)
     if not len(model.wv):
         raise DataError(f"no word occurs {min_count} times or more: too little text for word2vec")
-    model.train(sentences, total_examples=model.corpus_count, epochs=epochs,
-                callbacks=[_EpochBar()])
+    bar = _EpochBar()
+    try:
+        model.train(sentences, total_examples=model.corpus_count, epochs=epochs, callbacks=[bar])
+    finally:
+        bar.bar.close()  # also on an interrupt, so that the next line starts on a line of its own
     return model.wv
 
 

@@ -71,6 +71,12 @@ def reset_package_logger():
     logger.propagate = True
 
 
+@pytest.fixture(autouse=True)
+def serial_grids(monkeypatch):
+    """Grids run in the test's own process unless a test asks for Dask workers itself."""
+    monkeypatch.setenv("NLPIA_LSTM_WORKERS", "1")
+
+
 @pytest.fixture(scope="session")
 def imdb_folder(tmp_path_factory) -> Path:
     return make_imdb(tmp_path_factory.mktemp("imdb"))

@@ -65,7 +65,8 @@ def test_missing_data_and_bad_vectors_are_one_line(tmp_path, imdb_folder, capsys
     bad_vectors.write_bytes(b"\x00garbage")
     cfg = tiny_config(tmp_path, imdb_folder, bad_vectors)
     assert main(["grid", str(cfg), "--results-dir", str(tmp_path), "--quiet"]) == 2
-    assert main(["grid", str(cfg), "--data", str(tmp_path / "none"), "--quiet"]) == 2
+    assert main(["grid", str(cfg), "--data", str(tmp_path / "none"),
+                 "--results-dir", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "not a readable word2vec" in err[0] and "no IMDB data" in err[1]
 
@@ -92,14 +93,15 @@ def test_progress_goes_to_stderr_and_results_to_stdout(tmp_path, imdb_folder, wo
     assert main(["grid", str(cfg), "--results-dir", str(results)]) == 0
     out, err = capsys.readouterr()
     assert out == f"results: {results / 'tiny.csv'}\n"
-    assert "[1/1] lstm units=3 seed=0\n" in err
-    assert "acc=0.5000 val_acc=0.2500 test_acc=0.7500 (0.1 s)" in err
+    assert f"1 of 1 cells to run (0 already in {results / 'tiny.csv'})" in err
+    assert "lstm units=3 seed=0: training\n" in err
+    assert "lstm units=3 seed=0: acc=0.5000 val_acc=0.2500 test_acc=0.7500 (0.1 s)" in err
     assert "error" not in err and "warning" not in err
 
     assert main(["grid", str(cfg), "--results-dir", str(results)]) == 0
     out, err = capsys.readouterr()
     assert out == f"results: {results / 'tiny.csv'}\n"
-    assert f"[1/1] lstm units=3 seed=0: already in {results / 'tiny.csv'}" in err
+    assert f"0 of 1 cells to run (1 already in {results / 'tiny.csv'})" in err
 
 
 def test_quiet_prints_no_progress(tmp_path, imdb_folder, word2vec_file, fake_training, capsys):

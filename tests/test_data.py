@@ -44,7 +44,7 @@ def test_unknown_split_and_missing_path(tmp_path, imdb_folder):
 def test_corrupt_archive_is_one_clear_error(tmp_path):
     broken = tmp_path / "aclImdb_v1.tar.gz"
     broken.write_bytes(b"\x1f\x8b\x08 this is not gzip")
-    with pytest.raises(DataError, match="corrupt or unreadable"):
+    with pytest.raises(DataError, match="not a tar archive"):
         data.read_imdb(broken)
 
 

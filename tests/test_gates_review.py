@@ -114,7 +114,7 @@ def test_inspect_errors_are_one_line(tiny, tmp_path, capsys):
     cases = [
         ([str(tmp_path / "missing.keras"), "great movie"], "no classifier model at"),
         ([str(no_words), "great movie"], "its settings file copy.json is missing beside it"),
-        ([str(corrupt), "great movie"], "not a readable Keras model"),
+        ([str(corrupt), "great movie"], "not a Keras model file"),
         ([str(path), "  \n"], "empty"),
         ([str(path), "Brilliant film?"], "none of the review's 3 tokens"),
         ([str(gru_path), "great movie"], "no LSTM layer"),

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -76,6 +77,10 @@ def test_a_corrupt_model_file_is_a_data_error(tmp_path):
     path.write_text("not a model", encoding="utf-8")
     saving.sidecar_path(path).write_text('{"format": "nlpia_lstm.classifier/1"}',
                                          encoding="utf-8")
+    with pytest.raises(DataError, match="not a Keras model file .* corrupt or cut short"):
+        saving.read_sidecar(path, "classifier")  # found before Keras loads
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", "{not json")
     with pytest.raises(DataError, match="not a readable Keras model") as info:
         saving.load_model(path, "classifier")
     assert "\n" not in str(info.value)

@@ -1,7 +1,9 @@
 """A small grid through the CLI on the real IMDB archive: the pipeline really learns.
 
 Marked ``smoke``; skips when the archive is absent (set NLPIA_LSTM_DATA to its folder, or keep
-the project beside ``shared/data`` as in development and CI).
+the project beside ``shared/data`` as in development and CI). The folder is looked up once, when
+the module is collected: conftest's autouse ``isolated_cache`` fixture removes NLPIA_LSTM_DATA
+from the environment before each test body runs.
 """
 
 import csv
@@ -22,10 +24,14 @@ def real_data_folder() -> Path | None:
     return None
 
 
+REAL_DATA = real_data_folder()
+
+
 @pytest.mark.smoke
-@pytest.mark.skipif(real_data_folder() is None, reason="real IMDB archive not available")
+@pytest.mark.skipif(REAL_DATA is None, reason="real IMDB archive not available: set "
+                    "NLPIA_LSTM_DATA to the folder holding aclImdb_v1.tar.gz")
 def test_smoke_grid_on_real_imdb(tmp_path, isolated_cache):
-    env = subprocess_env(NLPIA_LSTM_DATA=str(real_data_folder()),
+    env = subprocess_env(NLPIA_LSTM_DATA=str(REAL_DATA),
                          NLPIA_LSTM_CACHE=str(isolated_cache))
     done = subprocess.run(
         [sys.executable, "-m", "nlpia_lstm", "grid", str(REPO / "experiments" / "smoke.toml"),

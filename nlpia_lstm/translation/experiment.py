@@ -49,6 +49,7 @@ from pathlib import Path
 from ..config import TranslationExperiment
 from ..data import read_pairs
 from ..results import ResultsFile, versions
+from ..saving import check_writable
 from .text import (
     Vocabulary,
     detokenize,
@@ -111,13 +112,16 @@ def run_experiment(
     ``progress`` shows a progress bar while a download runs; ``verbose`` is Keras's ``fit``
     verbosity.
     """
-    import keras
+    results = ResultsFile(Path(results_dir) / f"{exp.name}.csv", COLUMNS, KEY_COLUMNS)
+    results.check_writable()
+    if models_dir:
+        check_writable(models_dir, "--models-dir", folder=True)
+    done = results.finished_keys()
+    splits, source_vocab, target_vocab = prepare(exp, progress=progress)
+    import keras  # only now: bad settings, folders and data fail without loading Keras
 
     from .model import Translator, bleu, build_model, save_translator, token_accuracy
 
-    results = ResultsFile(Path(results_dir) / f"{exp.name}.csv", COLUMNS, KEY_COLUMNS)
-    done = results.finished_keys()
-    splits, source_vocab, target_vocab = prepare(exp, progress=progress)
     log.info("pairs: %d train, %d validation, %d test; vocabularies: %d English, %d Spanish",
              len(splits.train), len(splits.val), len(splits.test), len(source_vocab),
              len(target_vocab))

@@ -24,7 +24,7 @@ from .cluster import default_workers, native_stderr_hidden
 from .errors import DataError, NlpiaLstmError
 
 DEFAULT_CONFIG = Path("experiments") / "table_19b.toml"
-DEFAULT_TRANSLATOR = Path("models") / "translate_spa-every_step.keras"
+DEFAULT_TRANSLATOR = Path("models") / "translate_spa-attention.keras"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -231,26 +231,46 @@ def cmd_train_translator(args: argparse.Namespace) -> int:
 
     exp = load_translation_config(args.config)
     exp = dataclasses.replace(exp, data=_with_path(exp.data, args.data))
-    csv_path = run_experiment(exp, args.results_dir, args.models_dir, progress=not args.quiet,
+    csv_path = run_experiment(exp, args.results_dir, args.models_dir,
+                              workers=args.workers or default_workers(),
+                              scheduler=args.scheduler, progress=not args.quiet,
                               verbose=_keras_verbosity(args))
     print(f"results: {csv_path}")
     return 0
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from .saving import read_sidecar
+    from .saving import check_writable, read_sidecar
 
-    text = " ".join(args.text)
-    if not text.strip():
+    many = args.text == ["-"]
+    texts = sys.stdin.read().splitlines() if many else [" ".join(args.text)]
+    if not any(text.strip() for text in texts):
         raise DataError("nothing to translate: the input is empty")
+    if args.attention_plot:
+        if many:
+            raise NlpiaLstmError("--attention-plot draws one sentence: give it as an argument, "
+                                 "not on standard input")
+        check_writable(args.attention_plot, "--attention-plot")
     read_sidecar(args.model, "translator")  # a missing model fails before Keras loads
-    from .translation.model import load_translator
+    from .translation.model import load_translator, plot_attention
 
-    translation, unknown = load_translator(args.model).translate(text, beam_width=args.beam)
+    translator = load_translator(args.model)
+    if args.attention_plot and translator.variant != "attention":
+        raise NlpiaLstmError(f"--attention-plot needs an attention model; {args.model} has the "
+                             f"{translator.variant!r} decoder")
+    if many:  # one translation per line, greedy in batches, the beam one sentence at a time
+        translations, unknown = translator.translate_many(texts, beam_width=args.beam)
+    else:
+        translation, unknown = translator.translate(texts[0], beam_width=args.beam)
+        translations = [translation]
     if unknown:
         words = ", ".join(f'"{word}"' for word in dict.fromkeys(unknown))
         logging.getLogger("nlpia_lstm").warning("unknown word(s) read as <unk>: %s", words)
-    print(translation)
+    print("\n".join(translations))
+    if args.attention_plot:
+        source, target, weights = translator.attention(texts[0], beam_width=args.beam)
+        path = plot_attention(source, target, weights, args.attention_plot)
+        logging.getLogger("nlpia_lstm").info("attention plot: %s", path)
     return 0
 
 
@@ -354,17 +374,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train-translator", cmd_train_translator, "train and compare English -> "
                 "Spanish LSTM encoder-decoders (greedy and beam search)")
     p.add_argument("config", help="experiment config (TOML), e.g. experiments/translate_spa.toml")
+    where_options(p, "decoder variants")
     p.add_argument("--data", help="spa-eng.zip or spa.txt (default: found or downloaded)")
     p.add_argument("--results-dir", default="results", help="where <experiment>.csv goes")
     p.add_argument("--models-dir", default="models", help="where <experiment>-<variant>.keras "
-                   "and .json go (default: %(default)s)")
+                   "and .json go; the workers write them, so on a cluster it must be shared "
+                   "(default: %(default)s)")
 
     p = command("translate", cmd_translate, "translate English to Spanish with a trained model")
-    p.add_argument("text", nargs="*", help="the English sentence")
+    p.add_argument("text", nargs="*", help="the English sentence, or - to translate standard "
+                   "input, one sentence per line")
     p.add_argument("--model", default=str(DEFAULT_TRANSLATOR), help="a .keras file written by "
                    "train-translator (default: %(default)s)")
     p.add_argument("--beam", type=_positive_int, default=4, metavar="N",
                    help="beam width; 1 decodes greedily (default: %(default)s)")
+    p.add_argument("--attention-plot", metavar="PNG", help="also draw where each output piece "
+                   "looked in the input (attention models only)")
     return parser
 
 

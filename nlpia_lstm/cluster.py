@@ -16,12 +16,17 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 
-__all__ = ["WORKERS_ENV", "available_cores", "default_workers", "thread_env", "dask_client",
-           "native_stderr_hidden", "import_keras_quietly"]
+if TYPE_CHECKING:
+    from .results import ResultsFile
+
+__all__ = ["WORKERS_ENV", "available_cores", "default_workers", "thread_env", "worker_env",
+           "dask_client",
+           "native_stderr_hidden", "import_keras_quietly", "run_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,16 @@ def thread_env(threads: int) -> dict[str, str]:
     }
 
 
+def worker_env(threads: int) -> dict[str, str]:
+    """The environment of a local worker: its thread pools, and Dask's profiler off.
+
+    The profiler samples the task thread's stack every 10 ms. A Keras training step is a deep
+    Python stack run thousands of times an epoch, and sampling it held the interpreter often
+    enough to make a table cell take 1.6 times as long (``benchmarks/README.md``).
+    """
+    return {**thread_env(threads), "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+
+
 @contextlib.contextmanager
 def dask_client(workers: int, scheduler: str | None = None) -> Iterator:
     """A Dask ``Client``: on a new local cluster of ``workers`` processes, or at ``scheduler``.
@@ -82,7 +97,7 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator:
             client = Client(scheduler)
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   env=thread_env(max(1, available_cores() // workers)),
+                                   env=worker_env(max(1, available_cores() // workers)),
                                    dashboard_address=dashboard,
                                    silence_logs=logging.ERROR)
             client = Client(cluster)
@@ -139,3 +154,70 @@ def import_keras_quietly() -> None:
         return
     with native_stderr_hidden():
         import keras  # noqa: F401
+
+
+def run_jobs(
+    jobs: list[tuple[Hashable, dict]],
+    function: Callable,
+    args: tuple,
+    *,
+    results: ResultsFile,
+    is_done: Callable[[dict, set], bool],
+    claim_row: Callable[[dict], dict] = lambda row: row,
+    client=None,
+    remote_args: tuple = (),
+    name: Callable[[Hashable], str] = str,
+    save_paths: dict | None = None,
+    verbose: int = 0,
+) -> Iterator[tuple[Hashable, dict, dict | None]]:
+    """Run ``function(job, *args, save_path=...)`` once for each job that is not done yet.
+
+    Each job is claimed first (:meth:`~nlpia_lstm.results.ResultsFile.claim` of
+    ``claim_row(row)``), so that another process sharing ``results`` never runs it too; jobs it
+    holds are waited for. Jobs run in this process, one after another, or with ``client`` as
+    Dask tasks, which get ``remote_args`` (data already scattered to the workers) instead of
+    ``args``. Yields ``(job, row, result)`` as each job finishes, and ``(job, row, None)`` for a
+    job another process finished; a job's claim is let go once the caller has taken its result,
+    so the caller writes its rows first.
+    """
+    from distributed import as_completed
+
+    save_paths = save_paths or {}
+    pending = list(jobs)
+    while pending:
+        claimed, waiting = [], []
+        for job, row in pending:
+            lock = results.claim(claim_row(row))
+            (claimed if lock else waiting).append((job, row, lock))
+        if not claimed:
+            log.info("%d run(s) are being made by another process; waiting for them",
+                     len(waiting))
+            results.claim(claim_row(waiting[0][1]), wait=True).release()
+        locks = {job: lock for job, _, lock in claimed}
+        rows = {job: row for job, row, _ in claimed}
+        try:
+            if client is None:
+                for job in rows:
+                    log.info("%s: training", name(job))
+                    result = function(job, *args, verbose=verbose, save_path=save_paths.get(job))
+                    yield job, rows[job], result
+                    locks.pop(job).release()
+            else:
+                futures = {}
+                for job in rows:
+                    log.info("%s: submitted", name(job))
+                    futures[client.submit(function, job, *remote_args, pure=False,
+                                          save_path=save_paths.get(job),
+                                          key=f"{name(job)}-{os.getpid()}")] = job
+                for future in as_completed(futures):
+                    job = futures[future]
+                    yield job, rows[job], future.result()
+                    locks.pop(job).release()
+        finally:
+            for lock in locks.values():
+                lock.release()
+        done = results.finished_keys()
+        for job, row, _ in waiting:
+            if is_done(row, done):
+                yield job, row, None
+        pending = [(job, row) for job, row, _ in waiting if not is_done(row, done)]

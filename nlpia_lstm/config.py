@@ -61,11 +61,11 @@ else:
 from .errors import ConfigError
 
 __all__ = [
-    "ARCHITECTURES", "LEVELS", "OPTIMIZERS", "VARIANTS", "DataSettings", "Word2VecSettings",
-    "VectorSettings", "TrainingSettings", "Experiment", "PairsSettings", "TranslatorSettings",
-    "TranslatorTraining", "DecodingSettings", "TranslationExperiment", "load_config",
-    "load_translation_config", "parse_config", "parse_translation_config", "read_toml",
-    "resolve_path",
+    "ARCHITECTURES", "LEVELS", "OPTIMIZERS", "VARIANTS", "VOCABULARIES", "DataSettings",
+    "Word2VecSettings", "VectorSettings", "TrainingSettings", "Experiment", "PairsSettings",
+    "TranslatorSettings", "TranslatorTraining", "DecodingSettings", "TranslationExperiment",
+    "load_config", "load_translation_config", "parse_config", "parse_translation_config",
+    "read_toml", "resolve_path",
 ]
 
 ARCHITECTURES = ("simple_rnn", "birnn", "lstm", "bilstm", "gru")
@@ -74,8 +74,11 @@ LEVELS = ("word", "char")
 # after the data are prepared.
 OPTIMIZERS = ("adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl", "lamb",
               "lion", "nadam", "rmsprop", "sgd")
-# Translation decoder variants: the context only starts the decoder, or is also fed to every step.
-VARIANTS = ("init", "every_step")
+# Translation decoder variants: the context only starts the decoder, is also fed to every step,
+# or each decoder step attends over all the encoder's states.
+VARIANTS = ("init", "every_step", "attention")
+# Translation vocabularies: whole words (rare ones become <unk>), or sentencepiece subwords.
+VOCABULARIES = ("word", "sentencepiece")
 
 _T = TypeVar("_T")
 _POSITIVE = "positive"
@@ -155,7 +158,28 @@ class Experiment:
 
 @dataclass(frozen=True)
 class PairsSettings:
-    """``[data]`` of a translation experiment: which sentence pairs, split and vocabulary."""
+    """``[data]`` of a translation experiment: which sentence pairs, split and vocabulary.
+
+    Attributes
+    ----------
+    path : str, optional
+        ``spa-eng.zip`` or ``spa.txt``; else found or downloaded.
+    max_tokens : int
+        Keep a pair only if both sides have at most this many word tokens.
+    max_pairs : int
+        About this many pairs, whole English groups; 0 keeps them all.
+    val_fraction, test_fraction : float
+        Shares of the English sentences for validation and test.
+    split_seed : int
+        Seed of the split.
+    vocabulary : {"word", "sentencepiece"}
+        Whole words, or sentencepiece unigram subwords trained on the training split.
+    min_count, max_vocab : int
+        Word vocabulary: rarer training tokens become ``<unk>``; at most ``max_vocab`` words
+        per language (0: no limit).
+    vocab_size : int
+        Sentencepiece vocabulary: at most this many pieces per language, specials included.
+    """
 
     path: str | None = None
     max_tokens: Positive[int] = 10
@@ -163,8 +187,10 @@ class PairsSettings:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     split_seed: int = 0
+    vocabulary: str = "word"
     min_count: Positive[int] = 2
     max_vocab: int = 0
+    vocab_size: Positive[int] = 4000
 
 
 @dataclass(frozen=True)
@@ -181,6 +207,9 @@ class TranslatorSettings:
         Units of each encoder LSTM per direction; the decoder has twice as many.
     encoder_layers : int
         Stacked bidirectional LSTM layers in the encoder.
+    attention_dim : int
+        Size of the attentional state (decoder state and attended context through a tanh
+        layer) of the ``"attention"`` variant.
     dropout : float
         Dropout after the embeddings and before the output layer.
     """
@@ -189,6 +218,7 @@ class TranslatorSettings:
     embedding_dim: Positive[int] = 128
     units: Positive[int] = 128
     encoder_layers: Positive[int] = 2
+    attention_dim: Positive[int] = 256
     dropout: float = 0.0
 
 
@@ -198,8 +228,12 @@ class TranslatorTraining:
 
     Attributes
     ----------
-    epochs, batch_size : int
-        Passes over the training pairs, and pairs per step.
+    epochs : int
+        Passes over the training pairs, at most.
+    time_limit_minutes : float
+        Stop after the first epoch that ends past this many minutes of training; 0: no limit.
+    batch_size : int
+        Pairs per step.
     learning_rate : float
         Adam's learning rate.
     seed : int
@@ -207,6 +241,7 @@ class TranslatorTraining:
     """
 
     epochs: Positive[int] = 10
+    time_limit_minutes: float = 0.0
     batch_size: Positive[int] = 64
     learning_rate: Positive[float] = 0.001
     seed: int = 0
@@ -416,6 +451,12 @@ def parse_translation_config(raw: dict, base: Path = Path(".")) -> TranslationEx
                           f"got {list(model.variants)}")
     if not 0 <= model.dropout < 1:
         raise ConfigError(f"model.dropout must lie in [0, 1), got {model.dropout}")
+    if data.vocabulary not in VOCABULARIES:
+        raise ConfigError(f"data.vocabulary must be one of {', '.join(VOCABULARIES)}, "
+                          f"got {data.vocabulary!r}")
+    if data.vocabulary == "sentencepiece" and data.vocab_size < 8:
+        raise ConfigError(f"data.vocab_size must be at least 8 (4 special tokens and some "
+                          f"pieces), got {data.vocab_size}")
     return TranslationExperiment(
         name=name, description=str(raw.get("description", "")), data=data, model=model,
         training=_settings(TranslatorTraining, raw, "training"),

@@ -14,12 +14,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cluster import dask_client, import_keras_quietly
+from .cluster import dask_client, import_keras_quietly, run_jobs
 from .config import Experiment, TrainingSettings
 from .inputs import Prepared, prepare_inputs
 from .results import ResultsFile, versions
@@ -103,28 +103,6 @@ def train_one(cell: Cell, prepared: Prepared, settings: TrainingSettings, *,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def _in_process(jobs, prepared: Prepared, settings: TrainingSettings, verbose: int,
-                save_paths: dict) -> Iterator[tuple]:
-    for cell, row in jobs:
-        log.info("%s: training", cell.name)
-        yield cell, row, train_one(cell, prepared, settings, verbose=verbose,
-                                   save_path=save_paths.get(cell))
-
-
-def _on_dask(client, remote, jobs, exp: Experiment, save_paths: dict) -> Iterator[tuple]:
-    from distributed import as_completed
-
-    futures = {}
-    for cell, row in jobs:
-        future = client.submit(train_one, cell, remote, exp.training,
-                               save_path=save_paths.get(cell), pure=False,
-                               key=f"{exp.name}-{cell.stem}-{os.getpid()}")
-        futures[future] = (cell, row)
-    for future in as_completed(futures):
-        cell, row = futures[future]
-        yield cell, row, future.result()
-
-
 def run_grid(
     exp: Experiment,
     results_dir: str | os.PathLike = "results",
@@ -163,7 +141,9 @@ def run_grid(
     if save_models:
         check_writable(save_models, "--save-models", folder=True)
     done = results.finished_keys()
+    started = time.perf_counter()
     prepared = prepare_inputs(exp, progress=progress)
+    log.info("inputs ready in %.0f s", time.perf_counter() - started)
     cells = plan(exp)
     pending = [(cell, _settings_row(exp, cell, prepared.provenance)) for cell in cells]
     pending = [(cell, row) for cell, row in pending if results.key(row) not in done]
@@ -179,45 +159,27 @@ def run_grid(
     from tqdm.auto import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    use_dask = scheduler is not None or workers > 1
     with contextlib.ExitStack() as stack:
-        if use_dask:
+        client = remote = None
+        if scheduler is not None or workers > 1:
             client = stack.enter_context(dask_client(workers, scheduler))
             remote = client.scatter(prepared, broadcast=True, hash=False)
         # A bar on a terminal only: in a log file its redrawn lines would be noise.
         bar = stack.enter_context(tqdm(total=len(pending), desc=exp.name, unit="cell",
                                        disable=None if progress else True))
         stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger("nlpia_lstm")]))
-        while pending:
-            claimed, waiting = [], []
-            for cell, row in pending:
-                lock = results.claim(row)
-                (claimed if lock else waiting).append((cell, row, lock))
-            if not claimed:
-                log.info("%d cell(s) are being run by another process; waiting for them",
-                         len(waiting))
-                results.claim(waiting[0][1], wait=True).release()
-            jobs = [(cell, row) for cell, row, _ in claimed]
-            locks = {cell: lock for cell, _, lock in claimed}
-            if use_dask:
-                finished = _on_dask(client, remote, jobs, exp, save_paths)
-            else:
-                finished = _in_process(jobs, prepared, exp.training, verbose, save_paths)
-            try:
-                for cell, row, result in finished:
-                    row.update(result)
-                    if not results.append(row):
-                        log.warning("%s: another process wrote this cell first", cell.name)
-                    locks.pop(cell).release()
-                    log.info("%s: %s", cell.name, _figures(row))
-                    bar.update(1)
-            finally:
-                for lock in locks.values():
-                    lock.release()
-            done = results.finished_keys()
-            others = [(cell, row) for cell, row, _ in waiting if results.key(row) in done]
-            bar.update(len(others))
-            pending = [(cell, row) for cell, row, _ in waiting if results.key(row) not in done]
+        finished = run_jobs(pending, train_one, (prepared, exp.training), results=results,
+                            is_done=lambda row, done: results.key(row) in done, client=client,
+                            remote_args=(remote, exp.training), name=lambda cell: cell.name,
+                            save_paths=save_paths, verbose=verbose)
+        for cell, row, result in finished:
+            bar.update(1)
+            if result is None:
+                continue  # another process ran this cell
+            row.update(result)
+            if not results.append(row):
+                log.warning("%s: another process wrote this cell first", cell.name)
+            log.info("%s: %s", cell.name, _figures(row))
     return results.path
 
 

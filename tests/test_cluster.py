@@ -71,10 +71,18 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, imdb_folder, word2v
 
 
 def test_a_local_cluster_gives_the_rows_of_the_serial_run(tmp_path, four_cells):
+    from nlpia_lstm.saving import read_sidecar
+
     cfg, serial = four_cells
-    on_dask = run_grid(load_config(cfg), tmp_path / "dask", workers=2)
+    on_dask = run_grid(load_config(cfg), tmp_path / "dask", workers=2,
+                       save_models=tmp_path / "models")
     assert len(read_rows(on_dask)) == 4
     assert figures(on_dask) == serial
+    # The workers saved the models, each with its word list.
+    saved = sorted(p.name for p in (tmp_path / "models").glob("*.keras"))
+    assert saved == ["tiny-birnn-2-seed0.keras", "tiny-birnn-3-seed0.keras",
+                     "tiny-lstm-2-seed0.keras", "tiny-lstm-3-seed0.keras"]
+    assert read_sidecar(tmp_path / "models" / saved[0], "classifier")["words"]
 
 
 def _dask(*args: str) -> subprocess.Popen:

@@ -131,7 +131,14 @@ def test_translation_config_defaults_and_errors(tmp_path):
     assert exp.decoding.beam_width == 4
     assert parse_translation_config({"name": "t"}).model.variants == config.VARIANTS
     for raw, message in [
-        ({"name": "t", "model": {"variants": ["attention"]}}, "variants"),
+        ({"name": "t", "model": {"variants": ["bahdanau"]}}, "variants"),
+        ({"name": "t", "data": {"vocabulary": "bpe"}},
+         "data.vocabulary must be one of word, sentencepiece"),
+        ({"name": "t", "data": {"vocabulary": "sentencepiece", "vocab_size": 4}},
+         "data.vocab_size must be at least 8"),
+        ({"name": "t", "training": {"time_limit_minutes": -1}},
+         "training.time_limit_minutes must be a non-negative number"),
+        ({"name": "t", "model": {"attention_dim": 0}}, "model.attention_dim must be a positive"),
         ({"name": "t", "training": {"epochs": 0}},
          "training.epochs must be a positive integer, got 0"),
         ({"name": "t", "training": {"learning_rate": 0}},
@@ -148,9 +155,30 @@ def test_translation_config_defaults_and_errors(tmp_path):
         load_translation_config(tmp_path / "missing.toml")
 
 
+def test_an_attention_config_with_sentencepiece_validates(tmp_path):
+    exp = load_translation_config(write(tmp_path / "t.toml", """name = "t"
+[data]
+vocabulary = "sentencepiece"
+vocab_size = 4000
+[model]
+variants = ["attention"]
+attention_dim = 64
+[training]
+time_limit_minutes = 25
+"""))
+    assert exp.model.variants == ("attention",) and exp.model.attention_dim == 64
+    assert (exp.data.vocabulary, exp.data.vocab_size) == ("sentencepiece", 4000)
+    assert exp.training.time_limit_minutes == 25.0
+    assert parse_translation_config({"name": "t"}).data.vocabulary == "word"
+
+
 def test_repository_translation_config_is_valid():
     exp = load_translation_config(REPO / "experiments" / "translate_spa.toml")
-    assert set(exp.model.variants) == {"init", "every_step"}
+    assert exp.name == "translate_spa"
+    assert exp.model.variants == ("attention", "init", "every_step")
+    assert (exp.data.vocabulary, exp.data.max_tokens, exp.data.max_pairs) == (
+        "sentencepiece", 10, 0)
+    assert 0 < exp.training.time_limit_minutes <= 60
 
 
 # --- the validator ---------------------------------------------------------------------------

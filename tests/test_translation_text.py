@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import unicodedata
@@ -15,7 +16,9 @@ from nlpia_lstm.translation.text import (
     EOS_ID,
     PAD_ID,
     UNK_ID,
+    SentencePieceVocabulary,
     Vocabulary,
+    build_vocabularies,
     detokenize,
     encode_source,
     normalize,
@@ -23,6 +26,7 @@ from nlpia_lstm.translation.text import (
     split_pairs,
     teacher_forcing,
     tokenize,
+    vocabulary_from_json,
 )
 
 from conftest import generated_pairs, subprocess_env
@@ -102,6 +106,38 @@ def test_teacher_forcing_feeds_the_gold_previous_token():
     assert targets[1].tolist() == vocab.ids(["hola", "."]) + [EOS_ID, PAD_ID]
     assert encode_source([["tom"], ["soy", "tom"]], vocab).tolist() == [
         [vocab.ids(["tom"])[0], PAD_ID], vocab.ids(["soy", "tom"])]
+
+
+def test_sentencepiece_vocabulary_is_trained_on_training_text_and_round_trips():
+    splits = split_pairs(generated_pairs(), val_fraction=0.2, test_fraction=0.2, seed=0)
+    source_vocab, target_vocab = build_vocabularies(splits.train, "sentencepiece",
+                                                    vocab_size=60)
+    assert isinstance(target_vocab, SentencePieceVocabulary) and 8 < len(target_vocab) <= 60
+    assert [target_vocab.piece(i) for i in range(4)] == ["<pad>", "<unk>", "<s>", "</s>"]
+    for _, target in splits.test:  # unseen sentences: pieces, no <unk>
+        ids = target_vocab.encode(target)
+        assert UNK_ID not in ids and min(ids) > EOS_ID
+        assert target_vocab.decode([BOS_ID, *ids, EOS_ID, 7]) == detokenize(list(target))
+    # The same training pairs give the same model; it survives pickling and the sidecar.
+    again = build_vocabularies(splits.train, "sentencepiece", vocab_size=60)[1]
+    assert again.model_proto == target_vocab.model_proto
+    for copy in (pickle.loads(pickle.dumps(target_vocab)),
+                 vocabulary_from_json(target_vocab.to_json())):
+        assert copy.encode(splits.test[0][1]) == target_vocab.encode(splits.test[0][1])
+    assert source_vocab.unknown(["want", "xylophone"]) == ["xylophone"]  # no "x" in training
+    inputs, targets = teacher_forcing([t for _, t in splits.test], target_vocab)
+    assert inputs[0, 0] == BOS_ID and (targets == EOS_ID).sum() == len(splits.test)
+
+
+def test_vocabularies_from_the_sidecar_and_bad_ones():
+    assert vocabulary_from_json(["<pad>", "<unk>", "<s>", "</s>", "a"]).ids(["a"]) == [4]
+    for bad, message in [({"sentencepiece": "%%%"}, "unreadable sentencepiece"),
+                         ({"sentencepiece": "bm90IGEgbW9kZWw="}, "not a sentencepiece model"),
+                         (3, "a vocabulary must be")]:
+        with pytest.raises(DataError, match=message):
+            vocabulary_from_json(bad)
+    with pytest.raises(DataError, match="unknown vocabulary"):
+        build_vocabularies([], "bpe")
 
 
 def test_text_and_experiment_modules_do_not_import_keras():

@@ -7,16 +7,23 @@ punctuation mark, Spanish ``¿`` and ``¡`` included, is a token of its own, so 
 es?`` becomes ``¿ qué hora es ?``.
 
 The split groups pairs by their English sentence: all translations of one English sentence
-land in the same split, so no test sentence is ever seen in training. This module does not
-import Keras.
+land in the same split, so no test sentence is ever seen in training.
+
+Two vocabularies turn tokenized sentences into ids and ids back into text, with the same
+special ids: :class:`Vocabulary` (whole words, rare ones read as ``<unk>``) and
+:class:`SentencePieceVocabulary` (sentencepiece unigram subwords of the detokenized text,
+trained on the training split only, so no word is unknown). This module does not import Keras.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import random
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,18 +163,146 @@ class Vocabulary:
 
     def words(self, ids) -> list[str]:
         """Tokens for ``ids``, stopping at ``</s>`` and leaving out ``<pad>`` and ``<s>``."""
-        words = []
-        for i in ids:
-            if i == EOS_ID:
-                break
-            if i not in (PAD_ID, BOS_ID):
-                words.append(self.tokens[i])
-        return words
+        return [self.tokens[i] for i in content_ids(ids)]
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        """Ids of a tokenized sentence (no markers)."""
+        return self.ids(tokens)
+
+    def decode(self, ids) -> str:
+        """Readable text of ``ids``, up to ``</s>``."""
+        return detokenize(self.words(ids))
+
+    def piece(self, i: int) -> str:
+        """The token of id ``i``."""
+        return self.tokens[i]
+
+    def pieces(self, tokens: Sequence[str]) -> list[str]:
+        """The units the model reads for ``tokens``: here the tokens, unknown ones as ``<unk>``."""
+        return [self.tokens[i] for i in self.ids(tokens)]
+
+    def to_json(self) -> list[str]:
+        """What a translator's sidecar stores: the token list."""
+        return list(self.tokens)
 
 
-def encode_source(sentences, vocab: Vocabulary, length: int | None = None) -> np.ndarray:
+class SentencePieceVocabulary:
+    """Sentencepiece unigram pieces of detokenized text, with the special ids of :data:`SPECIALS`.
+
+    Parameters
+    ----------
+    model_proto : bytes
+        A trained sentencepiece model, serialized (see :meth:`train`).
+    """
+
+    def __init__(self, model_proto: bytes) -> None:
+        import sentencepiece
+
+        self.model_proto = bytes(model_proto)
+        try:
+            self._sp = sentencepiece.SentencePieceProcessor(model_proto=self.model_proto)
+        except RuntimeError as exc:
+            raise DataError(f"not a sentencepiece model ({exc})") from exc
+        if tuple(self._sp.id_to_piece(i) for i in range(len(SPECIALS))) != SPECIALS:
+            raise DataError(f"a sentencepiece vocabulary must start with {SPECIALS}")
+
+    @classmethod
+    def train(cls, sentences: Iterable[Sequence[str]], vocab_size: int) -> SentencePieceVocabulary:
+        """Train a unigram model of at most ``vocab_size`` pieces on tokenized sentences.
+
+        The sentences are detokenized first, as :meth:`encode` does. One thread, so that the
+        same sentences always give the same model; ``vocab_size`` is an upper bound, so that
+        small corpora work too.
+        """
+        import sentencepiece
+
+        model = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=(detokenize(list(s)) for s in sentences), model_writer=model,
+            vocab_size=vocab_size, hard_vocab_limit=False, model_type="unigram",
+            character_coverage=1.0, normalization_rule_name="identity", pad_id=PAD_ID,
+            unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID, pad_piece=PAD, unk_piece=UNK,
+            bos_piece=BOS, eos_piece=EOS, num_threads=1, minloglevel=2)
+        return cls(model.getvalue())
+
+    def __len__(self) -> int:
+        return self._sp.get_piece_size()
+
+    def __getstate__(self) -> dict:  # picklable for Dask: the processor is rebuilt from bytes
+        return {"model_proto": self.model_proto}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["model_proto"])
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        """Piece ids of a tokenized sentence, detokenized first (no markers)."""
+        return self._sp.encode(detokenize(list(tokens)))
+
+    def decode(self, ids) -> str:
+        """Readable text of ``ids``, up to ``</s>``."""
+        return self._sp.decode(content_ids(ids))
+
+    def piece(self, i: int) -> str:
+        """The piece of id ``i`` (``▁`` marks the start of a word)."""
+        return self._sp.id_to_piece(int(i))
+
+    def pieces(self, tokens: Sequence[str]) -> list[str]:
+        """The pieces the model reads for ``tokens``."""
+        return [self.piece(i) for i in self.encode(tokens)]
+
+    def unknown(self, tokens: Sequence[str]) -> list[str]:
+        """The tokens with a character that no piece holds (read as ``<unk>``)."""
+        return [t for t in tokens if UNK_ID in self._sp.encode(t)]
+
+    def to_json(self) -> dict:
+        """What a translator's sidecar stores: the serialized model, base64-encoded."""
+        return {"sentencepiece": base64.b64encode(self.model_proto).decode("ascii")}
+
+
+def content_ids(ids) -> list[int]:
+    """``ids`` up to the first ``</s>``, without ``<pad>`` and ``<s>``."""
+    out = []
+    for i in ids:
+        i = int(i)
+        if i == EOS_ID:
+            break
+        if i not in (PAD_ID, BOS_ID):
+            out.append(i)
+    return out
+
+
+def vocabulary_from_json(value) -> Vocabulary | SentencePieceVocabulary:
+    """The vocabulary a sidecar stores (:meth:`Vocabulary.to_json` or
+    :meth:`SentencePieceVocabulary.to_json`)."""
+    if isinstance(value, dict) and isinstance(value.get("sentencepiece"), str):
+        try:
+            proto = base64.b64decode(value["sentencepiece"], validate=True)
+        except ValueError as exc:
+            raise DataError(f"unreadable sentencepiece model ({exc})") from exc
+        return SentencePieceVocabulary(proto)
+    if isinstance(value, list) and all(isinstance(t, str) for t in value):
+        return Vocabulary(value)
+    raise DataError("a vocabulary must be a list of tokens or a sentencepiece model")
+
+
+def build_vocabularies(train: list[Pair], kind: str = "word", *, min_count: int = 1,
+                       max_vocab: int | None = None, vocab_size: int = 4000):
+    """Source and target vocabularies of kind ``"word"`` or ``"sentencepiece"``, built from
+    the training pairs only."""
+    sources, targets = [s for s, _ in train], [t for _, t in train]
+    if kind == "sentencepiece":
+        return (SentencePieceVocabulary.train(sources, vocab_size),
+                SentencePieceVocabulary.train(targets, vocab_size))
+    if kind == "word":
+        return (Vocabulary.build(sources, min_count, max_vocab),
+                Vocabulary.build(targets, min_count, max_vocab))
+    raise DataError(f"unknown vocabulary {kind!r}; choose word or sentencepiece")
+
+
+def encode_source(sentences, vocab: Vocabulary | SentencePieceVocabulary,
+                  length: int | None = None) -> np.ndarray:
     """Right-padded ``(n, length)`` int32 ids of tokenized source sentences (no markers)."""
-    rows = [vocab.ids(s) for s in sentences]
+    rows = [vocab.encode(s) for s in sentences]
     length = length or max(len(r) for r in rows)
     out = np.full((len(rows), length), PAD_ID, dtype="int32")
     for i, row in enumerate(rows):
@@ -175,14 +310,14 @@ def encode_source(sentences, vocab: Vocabulary, length: int | None = None) -> np
     return out
 
 
-def teacher_forcing(sentences, vocab: Vocabulary,
+def teacher_forcing(sentences, vocab: Vocabulary | SentencePieceVocabulary,
                     length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decoder inputs and targets for teacher forcing, both right-padded to ``length``.
 
     The input is ``<s> y1 ... yn`` and the target ``y1 ... yn </s>``: at every step the
     decoder reads the gold previous token and is scored on the next one.
     """
-    rows = [vocab.ids(s) for s in sentences]
+    rows = [vocab.encode(s) for s in sentences]
     length = length or max(len(r) for r in rows) + 1
     inputs = np.full((len(rows), length), PAD_ID, dtype="int32")
     targets = np.full((len(rows), length), PAD_ID, dtype="int32")

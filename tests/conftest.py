@@ -77,6 +77,18 @@ def serial_grids(monkeypatch):
     monkeypatch.setenv("NLPIA_LSTM_WORKERS", "1")
 
 
+@pytest.fixture
+def fake_training(monkeypatch):
+    """Cells that 'train' at once, with fixed figures: what the grid writes, not how it learns."""
+    from nlpia_lstm import training
+
+    def train_cell(arch, units, seed, inputs, settings=None, **kwargs):
+        return {"acc": 0.5, "val_acc": 0.25, "loss": 0.7, "val_loss": 0.8, "test_acc": 0.75,
+                "test_loss": 0.6, "train_seconds": 0.1, "params": 1}, None
+
+    monkeypatch.setattr(training, "train_cell", train_cell)
+
+
 @pytest.fixture(scope="session")
 def imdb_folder(tmp_path_factory) -> Path:
     return make_imdb(tmp_path_factory.mktemp("imdb"))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nlpia_lstm import data, inputs, training
+from nlpia_lstm import data, inputs
 from nlpia_lstm.results import COLUMNS
 
 from conftest import exit_status, one_line_error, read_rows, tiny_config, write
@@ -52,17 +52,6 @@ def fails(argv: list[str], capsys, message: str, status: int = 2,
 def in_tmp_path(tmp_path, monkeypatch):
     """A command given no folder writes into the current one: make that a temporary one."""
     monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def fake_training(monkeypatch):
-    """Cells that 'train' at once: these tests are about input, not learning."""
-
-    def train_cell(arch, units, seed, inputs, settings=None, **kwargs):
-        return {"acc": 0.5, "val_acc": 0.25, "loss": 0.7, "val_loss": 0.8, "test_acc": 0.75,
-                "test_loss": 0.6, "train_seconds": 0.1, "params": 1}, None
-
-    monkeypatch.setattr(training, "train_cell", train_cell)
 
 
 @pytest.fixture

@@ -74,18 +74,6 @@ def test_missing_data_and_bad_vectors_are_one_line(tmp_path, imdb_folder, capsys
 # --- output ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake_training(monkeypatch):
-    """Cells that 'train' at once, with fixed figures: what the grid writes, not how it learns."""
-    from nlpia_lstm import training
-
-    def train_cell(arch, units, seed, inputs, settings=None, **kwargs):
-        return {"acc": 0.5, "val_acc": 0.25, "loss": 0.7, "val_loss": 0.8, "test_acc": 0.75,
-                "test_loss": 0.6, "train_seconds": 0.1, "params": 1}, None
-
-    monkeypatch.setattr(training, "train_cell", train_cell)
-
-
 def test_progress_goes_to_stderr_and_results_to_stdout(tmp_path, imdb_folder, word2vec_file,
                                                        fake_training, capsys):
     cfg = tiny_config(tmp_path, imdb_folder, word2vec_file)

@@ -150,8 +150,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
-    md_path, png_path = write_report(args.csv, args.out)
-    print(f"report: {md_path}\nplot: {png_path}")
+    for what, path in write_report(args.csv, args.out).items():
+        print(f"{what}: {path}")
     return 0
 
 
@@ -193,19 +193,34 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _epoch_list(value: str) -> tuple[int, ...]:
+    """argparse type for ``--sample-at``: epochs separated by commas, such as ``6,30``."""
+    try:
+        epochs = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        epochs = ()
+    if not epochs or min(epochs) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive epochs separated by commas, such "
+                                         f"as 6,30, got {value!r}")
+    return epochs
+
+
 def cmd_train_generator(args: argparse.Namespace) -> int:
     from .generation import run_generator
     from .saving import check_writable
 
+    if args.sample_at and not args.samples:
+        raise NlpiaLstmError("--sample-at needs --samples MD, the file the samples go to")
     for option, path in (("--out", args.out), ("--loss-csv", args.loss_csv),
                          ("--samples", args.samples)):
         if path:
             check_writable(path, option)
     written = run_generator(
-        args.out, epochs=args.epochs, batch_size=args.batch_size, maxlen=args.maxlen,
-        step=args.step, units=args.units, learning_rate=args.learning_rate, seed=args.seed,
-        max_chars=args.max_chars, nltk_data=args.nltk_data, loss_csv=args.loss_csv,
-        samples=args.samples, sample_length=args.sample_length, verbose=_keras_verbosity(args))
+        args.out, epochs=args.epochs, round_epochs=args.round_epochs, sample_at=args.sample_at,
+        batch_size=args.batch_size, maxlen=args.maxlen, step=args.step, units=args.units,
+        learning_rate=args.learning_rate, seed=args.seed, max_chars=args.max_chars,
+        nltk_data=args.nltk_data, loss_csv=args.loss_csv, samples=args.samples,
+        sample_length=args.sample_length, verbose=_keras_verbosity(args))
     for name, path in written.items():
         print(f"{name.replace('_', ' ')}: {path}")
     return 0
@@ -339,10 +354,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: %(default)s)")
 
     p = command("train-generator", cmd_train_generator,
-                "train the chapter's character LSTM on Shakespeare (NLTK Gutenberg)")
+                "train the chapter's character LSTM on Shakespeare (NLTK Gutenberg), in rounds; "
+                "a rerun resumes")
     p.add_argument("--out", required=True, metavar="MODEL",
-                   help="model file to write (.keras; its .json vocabulary goes beside it)")
-    p.add_argument("--epochs", type=_positive_int, default=1, help="default: %(default)s")
+                   help="model file, saved after every round (.keras; its .json vocabulary and "
+                   "record of the run go beside it); a rerun with the same settings resumes "
+                   "the run saved there")
+    p.add_argument("--epochs", type=_positive_int, default=30,
+                   help="epochs in all (default: %(default)s, the chapter's)")
+    p.add_argument("--round-epochs", type=_positive_int, default=6, metavar="N",
+                   help="epochs per round: the model is saved, the loss CSV written, and "
+                   "samples taken as a round ends (default: %(default)s, the chapter's 5 x 6)")
+    p.add_argument("--sample-at", type=_epoch_list, metavar="EPOCHS",
+                   help="write samples after these epochs, each a round's end, e.g. 6,30 "
+                   "(default: the first round's end and the last epoch)")
     p.add_argument("--batch-size", type=_positive_int, default=128, help="default: %(default)s")
     p.add_argument("--maxlen", type=_positive_int, default=40,
                    help="characters per window (default: %(default)s)")
@@ -356,9 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="weights, shuffling and samples")
     p.add_argument("--nltk-data", metavar="DIR",
                    help="folder holding corpora/gutenberg (default: NLTK's search path)")
-    p.add_argument("--loss-csv", metavar="CSV", help="write the loss per epoch here")
-    p.add_argument("--samples", metavar="MD",
-                   help="write texts generated at temperatures 0.2, 0.5, 1.0 here")
+    p.add_argument("--loss-csv", metavar="CSV", help="write the loss per epoch here, "
+                   "rewritten as each round ends")
+    p.add_argument("--samples", metavar="MD", help="write texts generated at temperatures 0.2, "
+                   "0.5, 1.0 here, one section per epoch of --sample-at")
     p.add_argument("--sample-length", type=_positive_int, default=400,
                    help="characters per sample (default: %(default)s)")
 

@@ -156,6 +156,37 @@ def import_keras_quietly() -> None:
         import keras  # noqa: F401
 
 
+def use_backend(backend: str | None) -> str:
+    """Have Keras run on ``backend`` here and in the local workers started later; return it.
+
+    With ``None``, whatever Keras is set to (``KERAS_BACKEND`` or ``~/.keras/keras.json``) is
+    used, and Keras is imported to ask it. Otherwise ``KERAS_BACKEND`` is set for this process,
+    whose workers inherit it; a process that has already imported Keras on another backend
+    cannot switch, and gets a :class:`ConfigError` saying so.
+    """
+    if backend is None or "keras" in sys.modules:
+        import_keras_quietly()
+        import keras
+
+        if backend not in (None, keras.backend.backend()):
+            raise ConfigError(f"this experiment runs on the {backend} backend, but Keras was "
+                              f"imported on {keras.backend.backend()} here: set "
+                              f"KERAS_BACKEND={backend} before importing it")
+        return keras.backend.backend()
+    os.environ["KERAS_BACKEND"] = backend
+    return backend
+
+
+def check_backend(backend: str | None) -> None:
+    """Refuse to run a cell on a worker whose Keras runs on another backend than ``backend``."""
+    import keras
+
+    if backend is not None and keras.backend.backend() != backend:
+        raise ConfigError(f"a Dask worker runs Keras on {keras.backend.backend()}, the "
+                          f"experiment on {backend}: start the workers with "
+                          f"KERAS_BACKEND={backend}")
+
+
 def run_jobs(
     jobs: list[tuple[Hashable, dict]],
     function: Callable,

@@ -61,7 +61,8 @@ else:
 from .errors import ConfigError
 
 __all__ = [
-    "ARCHITECTURES", "LEVELS", "OPTIMIZERS", "VARIANTS", "VOCABULARIES", "DataSettings",
+    "ARCHITECTURES", "BACKENDS", "LEVELS", "OPTIMIZERS", "VARIANTS", "VOCABULARIES",
+    "DataSettings",
     "Word2VecSettings", "VectorSettings", "TrainingSettings", "Experiment", "PairsSettings",
     "TranslatorSettings", "TranslatorTraining", "DecodingSettings", "TranslationExperiment",
     "load_config", "load_translation_config", "parse_config", "parse_translation_config",
@@ -77,6 +78,7 @@ OPTIMIZERS = ("adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ft
 # Translation decoder variants: the context only starts the decoder, is also fed to every step,
 # or each decoder step attends over all the encoder's states.
 VARIANTS = ("init", "every_step", "attention")
+BACKENDS = ("tensorflow", "jax", "torch")
 # Translation vocabularies: whole words (rare ones become <unk>), or sentencepiece subwords.
 VOCABULARIES = ("word", "sentencepiece")
 
@@ -138,6 +140,10 @@ class TrainingSettings:
     maxlen: Positive[int] = 400
     dropout: float = 0.2
     optimizer: str = "rmsprop"
+    # The Keras backend the cells run on; by default whatever Keras is set to (KERAS_BACKEND).
+    # A cell's figures depend on it (each backend draws its own random numbers), so a row
+    # records it and its key holds it.
+    backend: str | None = None
 
 
 @dataclass(frozen=True)
@@ -402,6 +408,9 @@ def parse_config(raw: dict, base: Path = Path(".")) -> Experiment:
     if training.optimizer.lower() not in OPTIMIZERS:
         raise ConfigError(f"unknown training.optimizer {training.optimizer!r}; choose from "
                           f"{', '.join(OPTIMIZERS)}")
+    if training.backend is not None and training.backend not in BACKENDS:
+        raise ConfigError(f"unknown training.backend {training.backend!r}; choose from "
+                          f"{', '.join(BACKENDS)}")
 
     return Experiment(name=name, cells=_cells(raw.get("models")), seeds=tuple(seeds),
                       description=str(raw.get("description", "")), data=data, vectors=vectors,

@@ -15,16 +15,26 @@ and the targets are ids for ``sparse_categorical_crossentropy``: the same loss a
 targets with ``categorical_crossentropy``. Sampling draws from a seeded NumPy ``Generator``, so
 the same model, seed text and seed give the same text.
 
+:func:`run_generator` trains as the chapter does, in rounds (its 30 epochs as 5 calls of
+``fit(..., epochs=6)``), and saves the model after every round, with a record of the run in its
+JSON sidecar: the settings, the epochs done, the loss per epoch and the samples written so far.
+Run again with the same settings, it loads that model (its optimizer state included) and goes on
+with the next round; each round is reseeded with ``seed + round index``, so an interrupted run
+resumed ends with the same weights, losses and samples as one that ran through.
+
 Keras is imported by the functions that need it, so importing this module stays light.
 """
 
 from __future__ import annotations
 
-import inspect
+import csv
+import hashlib
+import io
 import logging
+import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +45,20 @@ from .saving import load_model, read_sidecar, save_model, sidecar_path
 __all__ = [
     "SHAKESPEARE",
     "TEMPERATURES",
+    "CHAPTER_EPOCHS",
+    "CHAPTER_ROUND_EPOCHS",
     "load_gutenberg",
     "char_windows",
     "build_generator",
+    "round_ends",
+    "sample_epochs",
+    "fit_round",
     "train_generator",
     "save_generator",
     "load_generator",
     "sample",
     "generate",
+    "sample_texts",
     "write_loss_csv",
     "samples_markdown",
     "run_generator",
@@ -53,6 +69,9 @@ log = logging.getLogger(__name__)
 # The chapter reads every Gutenberg file id with "shakespeare" in it, in NLTK's (sorted) order.
 SHAKESPEARE = ("shakespeare-caesar.txt", "shakespeare-hamlet.txt", "shakespeare-macbeth.txt")
 TEMPERATURES = (0.2, 0.5, 1.0)
+# The chapter's schedule: 30 epochs, as 5 rounds of model.fit(..., epochs=6).
+CHAPTER_EPOCHS = 30
+CHAPTER_ROUND_EPOCHS = 6
 _DOWNLOAD_HINT = ("install it with python -c 'import nltk; nltk.download(\"gutenberg\")', or "
                   "point NLTK_DATA (or --nltk-data) at the folder that holds corpora/gutenberg")
 
@@ -150,10 +169,102 @@ def build_generator(n_chars: int, units: int = 128, learning_rate: float = 0.01)
     return model
 
 
+def _check_count(name: str, value: object) -> None:
+    """Refuse anything but a positive integer (``bool`` included) as ``name``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def round_ends(epochs: int, round_epochs: int) -> list[int]:
+    """The epochs after which a run of ``epochs`` in rounds of ``round_epochs`` ends a round.
+
+    Every ``round_epochs``-th epoch and the last: ``round_ends(30, 6)`` is the chapter's
+    ``[6, 12, 18, 24, 30]``; when ``round_epochs`` does not divide ``epochs`` the last round is
+    shorter (``round_ends(8, 6) == [6, 8]``).
+    """
+    _check_count("epochs", epochs)
+    _check_count("round_epochs", round_epochs)
+    return [*range(round_epochs, epochs, round_epochs), epochs]
+
+
+def _listed(epochs: Sequence[int]) -> str:
+    """``6, 12, 18`` for a few epochs, ``6, 12, ..., 300`` for many."""
+    shown = epochs if len(epochs) <= 8 else [*epochs[:2], "...", epochs[-1]]
+    return ", ".join(map(str, shown))
+
+
+def sample_epochs(sample_at: Iterable[int] | None, epochs: int, round_epochs: int) -> list[int]:
+    """The epochs to write samples after, sorted; each must end a round (:func:`round_ends`).
+
+    ``None`` means the end of the first round and the last epoch: the chapter's 6 and 30.
+
+    Raises
+    ------
+    ConfigError
+        An epoch is not a positive integer, is past ``epochs`` or does not end a round (samples
+        are written as a round ends: they are refused, not moved to the nearest round's end),
+        or ``sample_at`` is empty.
+    """
+    ends = round_ends(epochs, round_epochs)
+    if sample_at is None:
+        return sorted({ends[0], ends[-1]})
+    chosen = list(sample_at)
+    if not chosen:
+        raise ConfigError("no epochs to sample after: give at least one")
+    for epoch in chosen:
+        _check_count("a sample epoch", epoch)
+        if epoch not in ends:
+            past = f"past the last epoch, {epochs}" if epoch > epochs else "not a round's end"
+            raise ConfigError(f"cannot sample after epoch {epoch}: it is {past}; samples are "
+                              f"written as a round ends, and {epochs} epochs in rounds of "
+                              f"{round_epochs} end after epochs {_listed(ends)}")
+    return sorted(set(chosen))
+
+
+def fit_round(
+    model, x: np.ndarray, y: np.ndarray, *, start: int, stop: int, round_index: int,
+    seed: int, batch_size: int, verbose: int | str = "auto",
+) -> list[dict]:
+    """Train ``model`` from epoch ``start`` to ``stop`` (Keras's ``initial_epoch``/``epochs``).
+
+    The round is seeded with ``seed + round_index`` (:func:`nlpia_lstm.training.seeded`), so
+    its shuffling depends on the seed and the round alone, not on what ran before it in the
+    process: a model saved after a round and loaded again, in this process or another, goes on
+    exactly as one kept in memory.
+
+    Returns
+    -------
+    list of dict
+        Per epoch: ``epoch`` (from 1), ``round`` (``round_index + 1``), ``loss``, ``seconds``
+        (its wall time), ``keras_version`` and ``backend``.
+    """
+    import keras
+
+    from .training import seeded
+
+    rows: list[dict] = []
+    where = {"keras_version": keras.__version__, "backend": keras.backend.backend()}
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            rows.append({"epoch": epoch + 1, "round": round_index + 1,
+                         "loss": round(float(logs["loss"]), 6),
+                         "seconds": round(time.perf_counter() - self.started, 1), **where})
+
+    with seeded(seed + round_index):
+        model.fit(x, y, batch_size=batch_size, initial_epoch=start, epochs=stop, shuffle=True,
+                  verbose=verbose, callbacks=[EpochTimer()])
+    return rows
+
+
 def train_generator(
     text: str,
     *,
     epochs: int = 1,
+    round_epochs: int | None = None,
     batch_size: int = 128,
     maxlen: int = 40,
     step: int = 3,
@@ -162,7 +273,11 @@ def train_generator(
     seed: int = 0,
     verbose: int | str = "auto",
 ):
-    """Train the chapter's character model on ``text``.
+    """Train the chapter's character model on ``text``, in memory (see :func:`run_generator`).
+
+    The model is built with ``seed`` and trained in rounds of ``round_epochs`` epochs (one
+    round of ``epochs`` by default), each a :func:`fit_round`: the same rounds with the same
+    settings give :func:`run_generator` the same weights.
 
     Returns
     -------
@@ -171,42 +286,37 @@ def train_generator(
     chars : list of str
         Its vocabulary: ``sorted(set(text))``, as in the chapter; id ``i`` is ``chars[i]``.
     history : list of dict
-        Per epoch: ``epoch``, ``loss`` and ``seconds`` (wall time of the epoch).
+        Per epoch: ``epoch``, ``round``, ``loss``, ``seconds`` (wall time of the epoch),
+        ``keras_version`` and ``backend``.
     """
-    import keras
+    from .training import seeded
 
-    if not isinstance(epochs, int) or epochs <= 0:
-        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _check_count("batch_size", batch_size)
+    ends = round_ends(epochs, epochs if round_epochs is None else round_epochs)
     chars = sorted(set(text))
     x, y = char_windows(text, chars, maxlen, step)
-    keras.utils.set_random_seed(seed)
-    model = build_generator(len(chars), units, learning_rate)
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            history.append({"epoch": epoch + 1, "loss": round(float(logs["loss"]), 6),
-                            "seconds": round(time.perf_counter() - self.started, 1)})
-
+    with seeded(seed):
+        model = build_generator(len(chars), units, learning_rate)
     history: list[dict] = []
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose,
-              callbacks=[EpochTimer()])
+    for start, stop in zip([0, *ends[:-1]], ends, strict=True):
+        history += fit_round(model, x, y, start=start, stop=stop,
+                             round_index=start // (round_epochs or epochs), seed=seed,
+                             batch_size=batch_size, verbose=verbose)
     return model, chars, history
 
 
 def save_generator(model, chars: Sequence[str], path: str | os.PathLike, maxlen: int = 40,
-                   lower: bool = True) -> Path:
+                   lower: bool = True, *, training: dict | None = None) -> Path:
     """Save a model as ``.keras`` with its vocabulary in the JSON sidecar.
 
     The sidecar holds ``chars`` (id ``i`` is ``chars[i]``), the window length ``maxlen`` and
-    whether the training text was lower-cased (see :mod:`nlpia_lstm.saving`). Returns the
+    whether the training text was lower-cased (see :mod:`nlpia_lstm.saving`), and, when given,
+    ``training``: :func:`run_generator`'s record of the run, which lets it resume. Returns the
     model's path.
     """
-    return save_model(model, path, "generator", chars=list(chars), maxlen=maxlen, lower=lower)
+    extra = {} if training is None else {"training": training}
+    return save_model(model, path, "generator", chars=list(chars), maxlen=maxlen, lower=lower,
+                      **extra)
 
 
 def load_generator(path: str | os.PathLike):
@@ -279,21 +389,7 @@ def generate(
     return "".join(out)
 
 
-def write_loss_csv(history: Sequence[dict], path: str | os.PathLike, **settings) -> Path:
-    """Write one CSV row per epoch: ``epoch``, ``loss``, ``seconds``, then ``settings``."""
-    import csv
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch", "loss", "seconds", *settings])
-        writer.writeheader()
-        for row in history:
-            writer.writerow({**row, **settings})
-    return path
-
-
-def samples_markdown(
+def sample_texts(
     model,
     chars: Sequence[str],
     seed_text: str,
@@ -302,75 +398,321 @@ def samples_markdown(
     length: int = 400,
     seed: int = 0,
     maxlen: int = 40,
-    title: str = "Generated text",
-    notes: Sequence[str] = (),
+) -> list[dict]:
+    """Generate from one seed text at each temperature: ``[{"temperature", "text"}, ...]``.
+
+    Each text is :func:`generate`'s, with the sampler seeded by ``seed``, without the seed text.
+    """
+    return [{"temperature": temperature,
+             "text": generate(model, chars, seed_text, length=length, temperature=temperature,
+                              seed=seed, maxlen=maxlen)}
+            for temperature in temperatures]
+
+
+def _write_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then move it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8", newline="")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_loss_csv(history: Sequence[dict], path: str | os.PathLike, **settings) -> Path:
+    """Write one CSV row per epoch: the keys of ``history``'s rows, then ``settings``.
+
+    The file is written whole, to a temporary file first, then moved over ``path``: a reader
+    never sees it half written.
+    """
+    fields = list(dict.fromkeys(key for row in history for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*(fields or ["epoch", "loss", "seconds"]),
+                                                *settings])
+    writer.writeheader()
+    for row in history:
+        writer.writerow({**row, **settings})
+    return _write_atomically(Path(path), buffer.getvalue())
+
+
+def samples_markdown(
+    sections: Sequence[dict], *, title: str = "Generated text", notes: Sequence[str] = (),
 ) -> str:
-    """Generate from one seed text at each temperature and lay the texts out as Markdown."""
-    lines = [f"# {title}", "", *notes, "" if notes else None,
-             f"Seed text ({len(seed_text)} characters), then {length} generated characters "
-             f"per temperature, sampler seed {seed}:", ""]
-    for temperature in temperatures:
-        text = generate(model, chars, seed_text, length=length, temperature=temperature,
-                        seed=seed, maxlen=maxlen)
-        lines += [f"## temperature {temperature}", "", "```text", seed_text + text, "```", ""]
-    return "\n".join(line for line in lines if line is not None)
+    """Lay samples out as Markdown, one section per epoch (``## after epoch N``).
+
+    Each of ``sections`` holds ``epoch``, ``loss`` (that epoch's), ``seed_text``, ``seed`` (the
+    sampler's), ``length`` and ``texts`` (:func:`sample_texts`); one ``### temperature T``
+    block per text shows the seed text and what followed it.
+    """
+    lines = [f"# {title}", ""]
+    if notes:
+        lines += [*notes, ""]
+    for section in sorted(sections, key=lambda s: s["epoch"]):
+        lines += [f"## after epoch {section['epoch']}", "",
+                  f"Loss {section['loss']:.4f}. Seed text ({len(section['seed_text'])} "
+                  f"characters), then {section['length']} generated characters per "
+                  f"temperature, sampler seed {section['seed']}:", ""]
+        for item in section["texts"]:
+            lines += [f"### temperature {item['temperature']}", "", "```text",
+                      section["seed_text"] + item["text"], "```", ""]
+    return "\n".join(lines)
+
+
+# The settings a resumed run must share with the run saved at its output.
+_RUN_SETTINGS = ("units", "maxlen", "step", "learning_rate", "batch_size", "seed",
+                 "round_epochs")
+_RECORD_KEYS = ("settings", "epochs_done", "history", "samples")
+
+
+def _saved_record(out: Path, settings: dict, epochs: int) -> dict:
+    """The training record in the sidecar of the run saved at ``out``, checked against ours.
+
+    Raises
+    ------
+    DataError
+        The model or its sidecar is missing, corrupt or not a generator's.
+    ConfigError
+        The sidecar has no training record, the saved run's settings differ from
+        ``settings``, or it has trained more than ``epochs`` epochs.
+    """
+    start_over = (f"delete {out.name} and {sidecar_path(out).name} or choose another output "
+                  "to start over")
+    try:
+        meta = read_sidecar(out, "generator")
+    except DataError as exc:
+        raise DataError(f"{exc}; a run cannot resume from it: {start_over}") from exc
+    record = meta.get("training")
+    if not (isinstance(record, dict) and all(key in record for key in _RECORD_KEYS)
+            and isinstance(record["settings"], dict)):
+        raise ConfigError(f"{out} holds a generator without a record of its training (saved "
+                          f"by save_generator or an earlier version), so a run cannot resume "
+                          f"it: {start_over}")
+    saved = record["settings"]
+    differ = [f"{key} {saved.get(key)!r} there, {settings[key]!r} here"
+              for key in _RUN_SETTINGS if saved.get(key) != settings[key]]
+    if differ:
+        raise ConfigError(f"{out} was trained with other settings ({'; '.join(differ)}): give "
+                          f"the saved run's settings to resume it, or {start_over}")
+    if record["epochs_done"] > epochs:
+        raise ConfigError(f"{out} has trained {record['epochs_done']} epochs already, more than "
+                          f"the {epochs} asked for: ask for {record['epochs_done']} or more to "
+                          f"keep it, or {start_over}")
+    return record
+
+
+def _load_run(out: Path, record: dict, n_chars: int, steps_per_epoch: int):
+    """Load the model saved at ``out``; check that it took the steps its record says."""
+    import keras
+
+    model, _ = load_model(out, "generator")
+    if model.output_shape[-1] != n_chars:
+        raise DataError(f"{out} predicts {model.output_shape[-1]} characters but the text has "
+                        f"{n_chars}")
+    steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    expected = record["epochs_done"] * steps_per_epoch
+    if steps != expected:
+        raise DataError(f"{out} has taken {steps} optimizer steps, but {sidecar_path(out).name} "
+                        f"records {record['epochs_done']} epochs ({expected} steps): the two "
+                        f"files are from different saves; delete both to start over")
+    return model
+
+
+def _save_run(model, out: Path, chars: Sequence[str], maxlen: int, record: dict) -> None:
+    """Save the model and its sidecar (with ``record``) to ``out``, each file atomically.
+
+    Both are written beside ``out`` under temporary names, then moved over the old files, the
+    model first. An interruption leaves each file whole: old or new. Should it come between the
+    two moves, :func:`_load_run` notices (the model's optimizer steps and the record disagree).
+    """
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.keras")
+    try:
+        save_generator(model, chars, tmp, maxlen=maxlen, training=record)
+        os.replace(tmp, out)
+        os.replace(sidecar_path(tmp), sidecar_path(out))
+    finally:
+        tmp.unlink(missing_ok=True)
+        sidecar_path(tmp).unlink(missing_ok=True)
+
+
+def _write_outputs(record: dict, n_chars: int, *, epochs: int, loss_csv: Path | None,
+                   samples: Path | None) -> dict[str, Path]:
+    """(Re)write the loss CSV and the samples' Markdown from the run's ``record``."""
+    s = record["settings"]
+    written = {}
+    if loss_csv:
+        fixed = {"corpus_chars": s["corpus_chars"],
+                 "n_sequences": len(range(0, s["corpus_chars"] - s["maxlen"], s["step"])),
+                 "n_chars": n_chars,
+                 **{k: s[k] for k in ("maxlen", "step", "batch_size", "units", "learning_rate",
+                                      "seed")}}
+        rows = [{"epoch": r["epoch"], "round": r["round"], "loss": r["loss"],
+                 "seconds": r["seconds"], **fixed, "keras_version": r["keras_version"],
+                 "backend": r["backend"]} for r in record["history"]]
+        written["loss_csv"] = write_loss_csv(rows, loss_csv)
+    if samples:
+        notes = [f"Model: LSTM({s['units']}) on {s['corpus_chars']:,} characters of Shakespeare "
+                 f"(RMSprop, learning rate {s['learning_rate']}, batch {s['batch_size']}, seed "
+                 f"{s['seed']}), {record['epochs_done']} of {epochs} epochs trained in rounds "
+                 f"of {s['round_epochs']}. As in the chapter, the seed text is a window of the "
+                 f"training text, at a start drawn with the seed."]
+        md = samples_markdown(record["samples"], title="Shakespeare samples", notes=notes)
+        written["samples"] = _write_atomically(samples, md)
+    return written
 
 
 def run_generator(
     out: str | os.PathLike,
     *,
+    epochs: int = CHAPTER_EPOCHS,
+    round_epochs: int = CHAPTER_ROUND_EPOCHS,
+    sample_at: Iterable[int] | None = None,
+    batch_size: int = 128,
+    maxlen: int = 40,
+    step: int = 3,
+    units: int = 128,
+    learning_rate: float = 0.01,
+    seed: int = 0,
     max_chars: int | None = None,
     nltk_data: str | os.PathLike | None = None,
     loss_csv: str | os.PathLike | None = None,
     samples: str | os.PathLike | None = None,
     sample_length: int = 400,
-    **training,
+    verbose: int | str = "auto",
 ) -> dict[str, Path]:
-    """Train the chapter's Shakespeare generator and write the model, its losses and samples.
+    """Train the chapter's Shakespeare generator in rounds, saving after each; resume a run.
 
     Reads the chapter's three plays (:func:`load_gutenberg`, the first ``max_chars``
-    characters if given), trains (:func:`train_generator` with the keyword arguments
-    ``training``: ``epochs``, ``batch_size``, ``maxlen``, ``step``, ``units``,
-    ``learning_rate``, ``seed``, ``verbose``), saves the model to ``out``
-    (:func:`save_generator`), and optionally writes the loss per epoch with the run's settings
-    to ``loss_csv`` and texts generated at 0.2, 0.5 and 1.0 to ``samples`` (Markdown). As in
-    the chapter, the samples' seed text is a window of the training text at a random start.
-    Returns the paths written, by name (``model``, ``loss_csv``, ``samples``).
+    characters if given) and trains the chapter's model (:func:`build_generator`) for
+    ``epochs`` epochs in rounds of ``round_epochs`` (:func:`round_ends`; the chapter's 5 x 6 by
+    default), each round a :func:`fit_round` seeded with ``seed + round index``. After every
+    round it saves the model to ``out`` with a record of the run in the sidecar (the settings,
+    the epochs done, the loss per epoch and the samples so far), each file atomically; then
+    rewrites ``loss_csv`` (one row per epoch trained so far: ``epoch``, ``round``, ``loss``,
+    ``seconds``, the run's settings, the Keras version and backend) and, after each epoch of
+    ``sample_at`` (:func:`sample_epochs`; the first round's end and the last epoch by
+    default), adds to ``samples`` (Markdown) one section of ``sample_length`` characters
+    generated at 0.2, 0.5 and 1.0 (:func:`sample_texts`) after the same seed text: as in the
+    chapter, a window of the training text at a start drawn with ``seed``.
+
+    When ``out`` holds a run saved this way, it resumes it: it loads the model, its optimizer
+    state included, and goes on with the next round (a resumed run ends exactly as one that was
+    never stopped); when all ``epochs`` are done it only writes the samples that are missing
+    and can still be made (those of the last epoch) and rewrites the CSV and Markdown from the
+    record. Another run's settings (units, maxlen, step, learning rate, batch size, seed, round
+    length, text) are refused, not mixed in.
+
+    Returns
+    -------
+    dict
+        The paths written, by name: ``model``, ``loss_csv``, ``samples``.
+
+    Raises
+    ------
+    ConfigError
+        Bad settings, a sample epoch that does not end a round, or a saved run at ``out``
+        that cannot be resumed with these settings.
+    DataError
+        The corpus is missing, or the files at ``out`` are corrupt or do not match.
     """
-    if Path(out).suffix != ".keras":
+    out = Path(out)
+    if out.suffix != ".keras":
         raise ConfigError(f"the model file must end in .keras, got {out}")
+    for name, value in (("epochs", epochs), ("round_epochs", round_epochs),
+                        ("batch_size", batch_size), ("maxlen", maxlen), ("step", step),
+                        ("units", units), ("sample_length", sample_length)):
+        _check_count(name, value)
+    if max_chars is not None:
+        _check_count("max_chars", max_chars)
+    if not learning_rate > 0:
+        raise ConfigError(f"learning_rate must be positive, got {learning_rate!r}")
+    chosen = sample_epochs(sample_at, epochs, round_epochs)
+    to_sample = chosen if samples else []
+    loss_csv = Path(loss_csv) if loss_csv else None
+    samples = Path(samples) if samples else None
+    settings = {"units": units, "maxlen": maxlen, "step": step,
+                "learning_rate": float(learning_rate), "batch_size": batch_size, "seed": seed,
+                "round_epochs": round_epochs}
+    record = _saved_record(out, settings, epochs) if out.exists() else None
+
     text = load_gutenberg(nltk_data=nltk_data)
     corpus_chars = len(text)
     text = text[:max_chars] if max_chars else text
-    # The settings train_generator runs with, its defaults included: the loss CSV records them.
-    call = inspect.signature(train_generator).bind(text, **training)
-    call.apply_defaults()
-    s = call.arguments
-    log.info("training on %s of %s characters of Shakespeare (%d epochs)", f"{len(text):,}",
-             f"{corpus_chars:,}", s["epochs"])
-    model, chars, history = train_generator(*call.args, **call.kwargs)
-    maxlen = s["maxlen"]
-    written = {"model": save_generator(model, chars, out, maxlen=maxlen)}
-    if loss_csv:
-        import keras
+    corpus = {"corpus_chars": len(text),
+              "corpus_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+    if record is not None and any(record["settings"].get(k) != v for k, v in corpus.items()):
+        there = record["settings"].get("corpus_chars")
+        raise ConfigError(f"{out} was trained on another text ({there} characters there, "
+                          f"{len(text)} here: another max_chars or another copy of the "
+                          f"corpus): give the saved run's text to resume it, or delete "
+                          f"{out.name} and {sidecar_path(out).name} or choose another output "
+                          f"to start over")
+    chars = sorted(set(text))
+    x, y = char_windows(text, chars, maxlen, step)
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    start = int(np.random.default_rng(seed).integers(0, len(text) - maxlen))
+    seed_text = text[start : start + maxlen]
+    ends = round_ends(epochs, round_epochs)
 
-        settings = {
-            "corpus_chars": len(text), "n_sequences": len(range(0, len(text) - maxlen, s["step"])),
-            "n_chars": len(chars), **{k: s[k] for k in ("maxlen", "step", "batch_size", "units",
-                                                        "learning_rate", "seed")},
-            "keras_version": keras.__version__, "backend": keras.backend.backend(),
-        }
-        written["loss_csv"] = write_loss_csv(history, loss_csv, **settings)
-    if samples:
-        seed = s["seed"]
-        start = int(np.random.default_rng(seed).integers(0, len(text) - maxlen))
-        notes = [f"Model: LSTM({s['units']}) on {len(text):,} characters of Shakespeare, "
-                 f"{s['epochs']} epochs, final loss {history[-1]['loss']:.4f}."]
-        md = samples_markdown(model, chars, text[start : start + maxlen], seed=seed,
-                              length=sample_length, maxlen=maxlen, title="Shakespeare samples",
-                              notes=notes)
-        samples = Path(samples)
-        samples.parent.mkdir(parents=True, exist_ok=True)
-        samples.write_text(md, encoding="utf-8")
-        written["samples"] = samples
-    return written
+    model = None
+    if record is None:
+        from .training import seeded
+
+        log.info("training on %s of %s characters of Shakespeare: %d epochs in rounds of %d",
+                 f"{len(text):,}", f"{corpus_chars:,}", epochs, round_epochs)
+        record = {"settings": {**settings, **corpus}, "epochs_done": 0, "history": [],
+                  "samples": []}
+        with seeded(seed):
+            model = build_generator(len(chars), units, learning_rate)
+    elif record["epochs_done"] < epochs:
+        done = record["epochs_done"]
+        log.info("resuming %s: %d of %d epochs done, going on with round %d of %d (epochs %d-%d)",
+                 out, done, epochs, done // round_epochs + 1, len(ends), done + 1,
+                 next(e for e in ends if e > done))
+        model = _load_run(out, record, len(chars), steps_per_epoch)
+    else:
+        log.info("%s has trained all %d epochs already: writing only the samples that are "
+                 "missing", out, epochs)
+
+    for stop in (e for e in ends if e > record["epochs_done"]):
+        begin = record["epochs_done"]
+        round_index = begin // round_epochs
+        record["history"] += fit_round(model, x, y, start=begin, stop=stop,
+                                       round_index=round_index, seed=seed,
+                                       batch_size=batch_size, verbose=verbose)
+        record["epochs_done"] = stop
+        if stop in to_sample:
+            record["samples"].append(_sampled(model, chars, record, seed_text, seed=seed,
+                                              length=sample_length, maxlen=maxlen))
+        _save_run(model, out, chars, maxlen, record)
+        _write_outputs(record, len(chars), epochs=epochs, loss_csv=loss_csv, samples=samples)
+        log.info("round %d of %d: epochs %d-%d, loss %.4f; saved to %s", round_index + 1,
+                 len(ends), begin + 1, stop, record["history"][-1]["loss"], out)
+
+    have = {section["epoch"] for section in record["samples"]}
+    done = record["epochs_done"]
+    if done in to_sample and done not in have:
+        if model is None:
+            model = _load_run(out, record, len(chars), steps_per_epoch)
+        record["samples"].append(_sampled(model, chars, record, seed_text, seed=seed,
+                                          length=sample_length, maxlen=maxlen))
+        _save_run(model, out, chars, maxlen, record)
+    lost = [epoch for epoch in to_sample if epoch < done and epoch not in have]
+    if lost:
+        log.warning("no samples after epoch(s) %s in %s's record, and the model has trained "
+                    "past them (%d epochs): they can no longer be made", _listed(lost),
+                    out.name, done)
+    return {"model": out, **_write_outputs(record, len(chars), epochs=epochs,
+                                           loss_csv=loss_csv, samples=samples)}
+
+
+def _sampled(model, chars: Sequence[str], record: dict, seed_text: str, *, seed: int,
+             length: int, maxlen: int) -> dict:
+    """One section of samples: the texts after ``seed_text`` from the model as it is now."""
+    log.info("sampling %d characters at temperatures %s after epoch %d", length,
+             ", ".join(map(str, TEMPERATURES)), record["epochs_done"])
+    return {"epoch": record["epochs_done"], "loss": record["history"][-1]["loss"],
+            "seed_text": seed_text, "seed": seed, "length": length,
+            "texts": sample_texts(model, chars, seed_text, length=length, seed=seed,
+                                  maxlen=maxlen)}

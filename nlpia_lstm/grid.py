@@ -4,14 +4,16 @@ The inputs are prepared once, by this process (the driver). The cells run here o
 another (``workers=1``), or as Dask tasks on a local cluster of worker processes or on any
 Dask cluster (:mod:`nlpia_lstm.cluster`), which receive the inputs once each. Whoever runs a
 cell, the driver alone writes its row to ``<results_dir>/<experiment>.csv`` as soon as it
-finishes, so an interrupted run keeps every finished cell and a rerun skips them. Several
-drivers may share one results folder: each cell is claimed by one of them
+finishes, its per-epoch history just before to ``<results_dir>/<experiment>.history.csv``, so
+an interrupted run keeps every finished cell and a rerun skips them. Several drivers may share
+one results folder: each cell is claimed by one of them
 (:meth:`nlpia_lstm.results.ResultsFile.claim`), and a cell is never written twice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -19,13 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cluster import dask_client, import_keras_quietly, run_jobs
+from .cluster import check_backend, dask_client, import_keras_quietly, run_jobs, use_backend
 from .config import Experiment, TrainingSettings
 from .inputs import Prepared, prepare_inputs
-from .results import ResultsFile, versions
+from .results import HISTORY_COLUMNS, HISTORY_KEY_COLUMNS, ResultsFile, versions
 from .saving import check_writable
 
-__all__ = ["Cell", "plan", "run_grid", "results_file", "train_one", "save_classifier"]
+__all__ = ["Cell", "plan", "run_grid", "results_file", "history_file", "train_one",
+           "save_classifier"]
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +65,22 @@ def results_file(exp: Experiment, results_dir: str | os.PathLike) -> ResultsFile
     return ResultsFile(Path(results_dir) / f"{exp.name}.csv")
 
 
+def history_file(exp: Experiment, results_dir: str | os.PathLike) -> ResultsFile:
+    """The per-epoch history CSV of ``exp`` in ``results_dir``: ``<experiment name>.history.csv``.
+
+    One row per cell and epoch: the cell's key columns, ``epoch`` (from 1), ``acc``,
+    ``val_acc``, ``loss``, ``val_loss`` and the epoch's ``seconds``.
+    """
+    return ResultsFile(Path(results_dir) / f"{exp.name}.history.csv", HISTORY_COLUMNS,
+                       HISTORY_KEY_COLUMNS)
+
+
 def _settings_row(exp: Experiment, cell: Cell, provenance: dict) -> dict:
     t = exp.training
     return {"experiment": exp.name, "arch": cell.arch, "units": cell.units, "seed": cell.seed,
             "epochs": t.epochs, "batch_size": t.batch_size, "maxlen": t.maxlen,
-            "dropout": t.dropout, "optimizer": t.optimizer, "depth": cell.depth, **provenance}
+            "dropout": t.dropout, "optimizer": t.optimizer, "depth": cell.depth,
+            "backend": t.backend, **provenance}
 
 
 def _figures(row: dict) -> str:
@@ -84,10 +98,12 @@ def train_one(cell: Cell, prepared: Prepared, settings: TrainingSettings, *,
               verbose: int = 0, save_path: str | None = None) -> dict:
     """Train and score one cell where this function runs (a worker or the driver).
 
-    Returns the row's figures, the versions that made them and the finish time. With
+    Returns the row's figures, the versions that made them, the finish time and the cell's
+    per-epoch ``history`` (a list of dicts), which the driver writes to the history CSV. With
     ``save_path`` the model is saved there, on this machine's file system.
     """
     import_keras_quietly()
+    check_backend(settings.backend)
     from .models import frozen_embedding
     from .training import train_cell
 
@@ -138,9 +154,14 @@ def run_grid(
     """
     results = results_file(exp, results_dir)
     results.check_writable()
+    history = history_file(exp, results_dir)
+    history.finished_keys()  # an unusable history CSV is refused before any work
     if save_models:
         check_writable(save_models, "--save-models", folder=True)
     done = results.finished_keys()
+    # The backend is part of a row's key: resolve it before the keys of the cells are made.
+    backend = use_backend(exp.training.backend)
+    exp = dataclasses.replace(exp, training=dataclasses.replace(exp.training, backend=backend))
     started = time.perf_counter()
     prepared = prepare_inputs(exp, progress=progress)
     log.info("inputs ready in %.0f s", time.perf_counter() - started)
@@ -176,6 +197,9 @@ def run_grid(
             bar.update(1)
             if result is None:
                 continue  # another process ran this cell
+            # The history first: a run killed between the two writes reruns the cell, and the
+            # history's key (the cell's key and the epoch) keeps its rows from doubling.
+            history.extend([{**row, **epoch} for epoch in result.pop("history", None) or []])
             row.update(result)
             if not results.append(row):
                 log.warning("%s: another process wrote this cell first", cell.name)

@@ -28,6 +28,7 @@ import glob
 import os
 import random
 from collections.abc import Iterable, Mapping, Sequence
+from numbers import Integral
 
 import numpy as np
 
@@ -53,7 +54,25 @@ __all__ = [
 def pre_process_data(filepath: str | os.PathLike, seed: int | None = None) -> list[tuple[int, str]]:
     """Read ``filepath/pos/*.txt`` (label 1) and ``filepath/neg/*.txt`` (label 0), shuffled.
 
-    As in the chapter; ``seed`` makes the shuffle repeatable (the chapter's is unseeded).
+    Parameters
+    ----------
+    filepath : path-like
+        A folder such as ``aclImdb/train`` with ``pos`` and ``neg`` folders below it.
+    seed : int, optional
+        Shuffle with a generator of its own seeded with ``seed``: the same order every time.
+        ``None`` (the default) shuffles with :func:`random.shuffle`, as the chapter does, so
+        ``random.seed(s)`` before the call gives the same order as ``seed=s``.
+
+    Returns
+    -------
+    list of (int, str)
+        ``(label, text)`` pairs. The files are read in sorted name order before the shuffle
+        (the chapter reads them in the file system's order), as UTF-8 text.
+
+    Raises
+    ------
+    DataError
+        No review below ``filepath`` (the chapter returns an empty list).
     """
     dataset = []
     for sub, label in (("pos", 1), ("neg", 0)):
@@ -62,29 +81,59 @@ def pre_process_data(filepath: str | os.PathLike, seed: int | None = None) -> li
                 dataset.append((label, f.read()))
     if not dataset:
         raise DataError(f"no reviews in {filepath}: expected pos/*.txt and neg/*.txt below it")
-    random.Random(seed).shuffle(dataset)
+    if seed is None:
+        random.shuffle(dataset)
+    else:
+        random.Random(seed).shuffle(dataset)
     return dataset
 
 
 def tokenize_and_vectorize(dataset: Sequence[tuple[int, str]], word_vectors: Mapping) -> list[list]:
     """Tokenize each review (Treebank) and replace every token by its vector, dropping unknown ones.
 
-    ``word_vectors`` is anything with ``token in word_vectors`` and ``word_vectors[token]``,
-    such as gensim's ``KeyedVectors``.
+    Parameters
+    ----------
+    dataset : sequence of (label, text)
+        As returned by :func:`pre_process_data`.
+    word_vectors : mapping
+        Anything whose ``word_vectors[token]`` gives a vector or raises ``KeyError``, such as
+        gensim's ``KeyedVectors`` (the chapter reads a global ``word_vectors`` instead).
+
+    Returns
+    -------
+    list of list
+        Per review, the vectors of its tokens in order; a token whose lookup raises
+        ``KeyError`` is skipped, as in the chapter (``except KeyError: pass``).
     """
     from nltk.tokenize import TreebankWordTokenizer
 
     tokenizer = TreebankWordTokenizer()
     vectorized = []
-    for _, text in dataset:
-        tokens = tokenizer.tokenize(text)
-        vectorized.append([word_vectors[t] for t in tokens if t in word_vectors])
+    for text in _texts(dataset):
+        sample_vecs = []
+        for token in tokenizer.tokenize(text):
+            try:
+                sample_vecs.append(word_vectors[token])
+            except KeyError:
+                continue
+        vectorized.append(sample_vecs)
     return vectorized
 
 
-def collect_expected(dataset: Sequence[tuple[int, str]]) -> list[int]:
-    """Return the labels of ``(label, text)`` pairs, in order."""
-    return [label for label, _ in dataset]
+def collect_expected(dataset: Sequence[Sequence]) -> list:
+    """Return the labels, ``sample[0]`` of each sample, in order.
+
+    Parameters
+    ----------
+    dataset : sequence of (label, text)
+        As returned by :func:`pre_process_data`.
+
+    Returns
+    -------
+    list
+        The labels (1 positive, 0 negative for IMDB).
+    """
+    return [sample[0] for sample in dataset]
 
 
 def pad_trunc(
@@ -92,13 +141,29 @@ def pad_trunc(
 ) -> np.ndarray:
     """Keep each sample's first ``maxlen`` vectors, padding shorter ones at the end with zeros.
 
-    Returns a float32 array ``(len(data), maxlen, embedding_dims)``; the chapter returns nested
-    lists of the same shape and reshapes them into this array next. ``embedding_dims`` is read
-    from the data when not given (the chapter reads it from the first sample, which fails when
-    that sample is empty).
+    Parameters
+    ----------
+    data : sequence of sequences of vectors
+        As returned by :func:`tokenize_and_vectorize`; left unchanged (the chapter appends its
+        zero vectors to the caller's lists).
+    maxlen : int
+        Vectors per sample.
+    embedding_dims : int, optional
+        Length of a vector; read from the first non-empty sample when not given (the chapter
+        reads it from the first sample, which fails when that sample is empty).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, ``(len(data), maxlen, embedding_dims)``: the values of the chapter's nested
+        lists after its ``np.reshape(x, (len(x), maxlen, embedding_dims))``, which are float64.
+
+    Raises
+    ------
+    DataError
+        ``maxlen`` is not positive, or every sample is empty and ``embedding_dims`` is not given.
     """
-    if maxlen <= 0:
-        raise DataError(f"maxlen must be positive, got {maxlen}")
+    _check_maxlen(maxlen)
     if embedding_dims is None:
         first = next((s for s in data if len(s)), None)
         if first is None:
@@ -114,8 +179,13 @@ def pad_trunc(
 
 # --- Character level ----------------------------------------------------------------------
 
+#: The chapter's ``VALID`` characters in ``clean_data``: a-z, 0-9, ``"'?!.,:;`` and the space
+#: (the companion code's ``ch09.py`` and ``ch09.ipynb`` leave out the 0; see
+#: ``docs/chapter9_extras.md``).
 VALID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789\"'?!.,:; "
+#: The chapter's padding token (``char_pad_trunc``).
 PAD = "PAD"
+#: The chapter's token for a character outside ``VALID_CHARS`` (``clean_data``).
 UNK = "UNK"
 
 
@@ -132,7 +202,7 @@ def _texts(data: Sequence[tuple[int, str]]) -> list[str]:
 
 
 def _check_maxlen(maxlen: int) -> None:
-    if not isinstance(maxlen, int) or maxlen <= 0:
+    if isinstance(maxlen, bool) or not isinstance(maxlen, Integral) or maxlen <= 0:
         raise DataError(f"maxlen must be a positive integer, got {maxlen!r}")
 
 
@@ -150,8 +220,14 @@ def clean_data(data: Sequence[tuple[int, str]], valid: str = VALID_CHARS) -> lis
     Returns
     -------
     list of list of str
-        One list per review of single characters and ``"UNK"`` tokens; an empty review gives
-        an empty list.
+        One list per review of single characters and ``"UNK"`` tokens, one per character of
+        the lower-cased text (lower-casing comes first, as in the chapter, and can lengthen a
+        text: ``"\u0130".lower()`` is two characters); an empty review gives an empty list.
+
+    Raises
+    ------
+    DataError
+        A sample is not a ``(label, text)`` pair.
     """
     allowed = set(valid)
     return [[c if c in allowed else UNK for c in text.lower()] for text in _texts(data)]
@@ -160,7 +236,23 @@ def clean_data(data: Sequence[tuple[int, str]], valid: str = VALID_CHARS) -> lis
 def char_pad_trunc(data: Sequence[Sequence[str]], maxlen: int = 1500) -> list[list[str]]:
     """Cut each token list to its first ``maxlen`` tokens or pad it at the end with ``"PAD"``.
 
-    Returns new lists; a list of exactly ``maxlen`` tokens comes back as an equal copy.
+    Parameters
+    ----------
+    data : sequence of sequences of str
+        As returned by :func:`clean_data`.
+    maxlen : int
+        Tokens per sample (the chapter's 1,500 by default).
+
+    Returns
+    -------
+    list of list of str
+        New lists, each of ``maxlen`` tokens; a list of exactly ``maxlen`` tokens comes back
+        as an equal copy (the chapter returns that list itself).
+
+    Raises
+    ------
+    DataError
+        ``maxlen`` is not a positive integer.
     """
     _check_maxlen(maxlen)
     return [list(sample[:maxlen]) + [PAD] * (maxlen - len(sample)) for sample in data]
@@ -169,9 +261,20 @@ def char_pad_trunc(data: Sequence[Sequence[str]], maxlen: int = 1500) -> list[li
 def create_dicts(data: Iterable[Iterable[str]]) -> tuple[dict[str, int], dict[int, str]]:
     """Return ``char_indices`` and ``indices_char``: every token seen, plus ``"PAD"`` and ``"UNK"``.
 
-    ``"PAD"`` is index 0 and ``"UNK"`` index 1, the other tokens follow in sorted order, so the
-    same data always gives the same indices (the chapter numbers a ``set`` in its hash order,
-    which changes from run to run, and has ``"PAD"``/``"UNK"`` only when the data holds them).
+    Parameters
+    ----------
+    data : iterable of iterables of str
+        As returned by :func:`char_pad_trunc`.
+
+    Returns
+    -------
+    char_indices : dict of str to int
+        ``"PAD"`` is index 0 and ``"UNK"`` index 1, the other tokens follow in sorted order,
+        so the same data always gives the same indices. The chapter numbers a ``set`` in its
+        hash order, which changes from run to run (a permutation of these indices), and has
+        ``"PAD"``/``"UNK"`` only when the data holds them.
+    indices_char : dict of int to str
+        The inverse mapping.
     """
     seen = set()
     for sample in data:
@@ -193,11 +296,31 @@ def onehot_encode(
 ) -> np.ndarray:
     """One-hot encode token lists: a float32 array ``(len(dataset), maxlen, len(char_indices))``.
 
-    As in the chapter, a sample shorter than ``maxlen`` leaves zero rows after its end (pad it
-    with :func:`char_pad_trunc` first to get PAD one-hots there). A token missing from
-    ``char_indices`` is encoded as ``"UNK"``. The array takes ``4 * maxlen * len(char_indices)``
-    bytes per sample, about 290 kB at 1,500 characters: :func:`nlpia_lstm.tokens.char_ids` is
-    the lean path.
+    Parameters
+    ----------
+    dataset : sequence of sequences of str
+        As returned by :func:`char_pad_trunc`.
+    char_indices : mapping of str to int
+        As returned by :func:`create_dicts`.
+    maxlen : int
+        Positions per sample (the chapter's 1,500 by default).
+
+    Returns
+    -------
+    numpy.ndarray
+        Position ``t`` of sample ``i`` has a 1 at ``char_indices[token]``, as in the chapter
+        (whose array is float64). A sample shorter than ``maxlen`` leaves zero rows after its
+        end, as in the chapter (pad it with :func:`char_pad_trunc` first to get PAD one-hots
+        there). A token missing from ``char_indices`` is encoded as ``"UNK"`` (the chapter
+        raises ``KeyError``). The array takes ``4 * maxlen * len(char_indices)`` bytes per
+        sample, 282 kB at 1,500 characters and 47 symbols: :func:`nlpia_lstm.tokens.char_ids`
+        is the lean path.
+
+    Raises
+    ------
+    DataError
+        ``maxlen`` is not a positive integer, a sample is longer than ``maxlen``, or a token
+        is missing from ``char_indices`` and it has no ``"UNK"`` entry.
     """
     _check_maxlen(maxlen)
     x = np.zeros((len(dataset), maxlen, len(char_indices)), dtype=np.float32)

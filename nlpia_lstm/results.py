@@ -10,7 +10,9 @@ Several processes may share one CSV (two terminals, two cluster jobs): a file lo
 (``filelock``) around "read the keys, then append" means a row is never written twice and two
 rows never interleave, and :meth:`ResultsFile.claim` lets one process at a time run a given
 key. A last line cut short (power loss, a full disk) is moved to ``<name>.csv.torn`` with a
-warning before anything else is read or written, so the rest of the file stays usable.
+warning before anything else is read or written, so the rest of the file stays usable. A CSV
+written by an earlier version of this package, whose columns are all among today's and hold
+every key column, is rewritten once with the new columns (empty in its rows), with a warning.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import hashlib
 import logging
 import os
 import platform
+import shutil
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -29,22 +33,28 @@ from . import __version__
 from .errors import ConfigError
 from .saving import check_writable
 
-__all__ = ["COLUMNS", "KEY_COLUMNS", "ResultsFile", "versions"]
+__all__ = ["COLUMNS", "HISTORY_COLUMNS", "HISTORY_KEY_COLUMNS", "KEY_COLUMNS", "ResultsFile",
+           "versions"]
 
 log = logging.getLogger(__name__)
 
 COLUMNS = [
     "experiment", "arch", "units", "seed", "acc", "val_acc", "loss", "val_loss", "test_acc",
-    "test_loss", "params", "train_seconds", "epochs", "batch_size", "maxlen", "dropout",
-    "optimizer", "depth", "vectors", "data", "split_seed", "n_train", "n_val", "n_test",
-    "finished_at", "nlpia_lstm_version", "keras_version", "backend", "backend_version",
-    "tensorflow_version", "python_version", "platform",
+    "test_loss", "test_auc", "test_f1", "test_precision", "test_recall", "test_tp", "test_fp",
+    "test_tn", "test_fn", "params", "train_seconds", "epochs", "batch_size", "maxlen", "dropout",
+    "optimizer", "depth", "rnn_kernel", "vectors", "data", "split_seed", "n_train", "n_val",
+    "n_test", "finished_at", "nlpia_lstm_version", "keras_version", "backend",
+    "backend_version", "tensorflow_version", "python_version", "platform",
 ]
 # A row with the same values in these columns is the same cell run the same way.
 KEY_COLUMNS = [
     "arch", "units", "seed", "epochs", "batch_size", "maxlen", "dropout", "optimizer", "depth",
-    "vectors", "data", "split_seed", "n_train", "n_val", "n_test",
+    "vectors", "data", "split_seed", "n_train", "n_val", "n_test", "backend",
 ]
+# The per-epoch learning curves of the grid's cells, ``<experiment>.history.csv``: one row per
+# cell and epoch.
+HISTORY_KEY_COLUMNS = [*KEY_COLUMNS, "epoch"]
+HISTORY_COLUMNS = [*HISTORY_KEY_COLUMNS, "acc", "val_acc", "loss", "val_loss", "seconds"]
 
 
 def _text(value) -> str:
@@ -60,7 +70,9 @@ class ResultsFile:
     path : path-like
         The CSV. It need not exist yet; its folder is made on the first append.
     columns : list of str
-        Every column, in order. An existing CSV with another header is refused, never rewritten.
+        Every column, in order. An existing CSV whose columns are an earlier version's (all of
+        them among ``columns``, the key columns included) is upgraded to these; one with any
+        other header is refused, never rewritten.
     key_columns : list of str
         The columns whose values name a run.
     """
@@ -93,18 +105,28 @@ class ResultsFile:
         Returns ``False``, writing nothing, when a row with the same key is already there
         (another process finished the same run first).
         """
+        return self.extend([row]) == 1
+
+    def extend(self, rows: list[dict]) -> int:
+        """Append the rows whose keys are not there yet, in one write; return how many."""
         with self._lock:
-            if self.key(row) in self._keys():
-                return False
+            done = self._keys()
+            new_rows = []
+            for row in rows:
+                if self.key(row) not in done:
+                    done.add(self.key(row))
+                    new_rows.append(row)
+            if not new_rows:
+                return 0
             new = not self.path.is_file() or self.path.stat().st_size == 0
             with open(self.path, "a", newline="", encoding="utf-8") as f:
                 writer = csv.DictWriter(f, fieldnames=self.columns)
                 if new:
                     writer.writeheader()
-                writer.writerow({k: _text(row.get(k)) for k in self.columns})
+                writer.writerows({k: _text(row.get(k)) for k in self.columns} for row in new_rows)
                 f.flush()
                 os.fsync(f.fileno())
-        return True
+        return len(new_rows)
 
     def claim(self, row: dict, *, wait: bool = False) -> FileLock | None:
         """Claim the run of ``row`` for this process: a held lock, or ``None`` if another has it.
@@ -139,12 +161,50 @@ class ResultsFile:
             raise ConfigError(f"{self.path} is not a results CSV ({exc}); move it aside or "
                               "choose another --results-dir") from exc
         torn_header = b"\n" not in data and header.startswith(first)
-        if data and not torn_header and first != header:
+        old = next(csv.reader([first]), [])
+        upgrade = bool(data) and not torn_header and first != header and (
+            set(old) <= set(self.columns) and set(self.key_columns) <= set(old))
+        if data and not torn_header and first != header and not upgrade:
             raise ConfigError(f"{self.path} has other columns than this version writes; "
                               "move it aside or choose another --results-dir")
         self._repair()
+        if upgrade:
+            self._upgrade(old)
         with open(self.path, newline="", encoding="utf-8") as f:
             return {tuple(row[c] or "" for c in self.key_columns) for row in csv.DictReader(f)}
+
+    def _upgrade(self, old: list[str]) -> None:
+        """Rewrite a CSV of an earlier version's ``old`` columns with these columns, atomically.
+
+        The old rows keep their values, the new columns are empty in them; the new file is
+        written beside the old one, flushed to disk and then put in its place, so a crash leaves
+        one or the other whole. Call with the lock held.
+        """
+        with open(self.path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                    dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, fieldnames=self.columns)
+                writer.writeheader()
+                writer.writerows({k: row.get(k) or "" for k in self.columns} for row in rows)
+                f.flush()
+                os.fsync(f.fileno())
+            shutil.copymode(self.path, temp)
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
+            folder = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        added = [c for c in self.columns if c not in old]
+        log.warning("%s was written by an earlier version: rewrote it with the new column(s) %s, "
+                    "empty in its %d row(s)", self.path, ", ".join(added), len(rows))
 
     def _repair(self) -> None:
         """Move a last line without its end-of-line to ``<name>.torn`` and cut it off."""

@@ -13,12 +13,17 @@ os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 from .config import TrainingSettings  # noqa: E402
 from .inputs import Inputs  # noqa: E402
 from .models import build_model  # noqa: E402
 
-__all__ = ["seeded", "train_cell"]
+__all__ = ["EpochTimer", "score_probabilities", "seeded", "train_cell"]
 
 EVAL_BATCH_SIZE = 256
 
@@ -45,6 +50,67 @@ def seeded(seed: int) -> Iterator[None]:
         seed_generator.python_random = shared
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """A Keras callback that records how many seconds each epoch of ``fit`` took."""
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._started)
+
+
+def score_probabilities(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Score predicted probabilities of the positive class against 0/1 labels.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        The labels, 0 or 1.
+    probabilities : numpy.ndarray
+        The model's outputs for the same reviews.
+
+    Returns
+    -------
+    dict
+        ``test_acc`` (a review counts as positive when its probability is above 0.5, as Keras's
+        binary accuracy has it), ``test_loss`` (binary cross-entropy with the probabilities
+        clipped to Keras's epsilon, as Keras computes it), ``test_auc`` (ROC AUC; ``None`` when
+        the labels hold one class only), ``test_f1``, ``test_precision``, ``test_recall`` and
+        the confusion counts ``test_tp``, ``test_fp``, ``test_tn``, ``test_fn``.
+    """
+    y = np.asarray(y_true).ravel().astype(int)
+    p = np.asarray(probabilities, dtype="float64").ravel()
+    predicted = (p > 0.5).astype(int)
+    eps = keras.config.epsilon()
+    clipped = np.clip(p, eps, 1.0 - eps)
+    loss = -np.mean(y * np.log(clipped) + (1 - y) * np.log(1.0 - clipped))
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y, predicted, average="binary", zero_division=0.0)
+    tn, fp, fn, tp = confusion_matrix(y, predicted, labels=[0, 1]).ravel()
+    return {
+        "test_acc": float(np.mean(predicted == y)),
+        "test_loss": float(loss),
+        "test_auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None,
+        "test_f1": float(f1),
+        "test_precision": float(precision),
+        "test_recall": float(recall),
+        "test_tp": int(tp), "test_fp": int(fp), "test_tn": int(tn), "test_fn": int(fn),
+    }
+
+
+TEST_FIGURES = ("test_acc", "test_loss", "test_auc", "test_f1", "test_precision", "test_recall",
+                "test_tp", "test_fp", "test_tn", "test_fn")
+
+
+def _rounded(value):
+    """A float rounded to 6 decimals, as every figure of a row; anything else as it is."""
+    return round(float(value), 6) if isinstance(value, float | np.floating) else value
+
+
 def train_cell(
     arch: str, units: int, seed: int, inputs: Inputs, settings: TrainingSettings | None = None,
     *, depth: int = 1, embedding: keras.layers.Embedding | None = None,
@@ -53,12 +119,15 @@ def train_cell(
     """Build, train and score one model; return its result figures and the trained model.
 
     ``acc``/``val_acc``/``loss``/``val_loss`` are Keras's figures for the last epoch, as in the
-    chapter; ``test_acc``/``test_loss`` score the test inputs when there are any. ``embedding``
-    is a frozen layer holding ``inputs.embeddings`` to share between cells (see
+    chapter; ``history`` holds them for every epoch (``epoch`` from 1, with the epoch's
+    ``seconds``). The test inputs, when there are any, are predicted once and scored from
+    those probabilities (:func:`score_probabilities`); without them the test figures are ``None``.
+    ``embedding`` is a frozen layer holding ``inputs.embeddings`` to share between cells (see
     :func:`~nlpia_lstm.models.frozen_embedding`); the results are the same with or without it.
     ``verbose`` is Keras's ``fit`` verbosity (0 silent, 1 a bar, 2 a line per epoch).
     """
     settings = settings or TrainingSettings()
+    timer = EpochTimer()
     with seeded(seed):
         model = build_model(arch, units, settings.maxlen, inputs.embeddings.shape[1],
                             inputs.embeddings if embedding is None else embedding, depth=depth,
@@ -68,6 +137,7 @@ def train_cell(
             inputs.x_train, inputs.y_train, batch_size=settings.batch_size,
             epochs=settings.epochs, validation_data=(inputs.x_val, inputs.y_val),
             validation_batch_size=EVAL_BATCH_SIZE, shuffle=True, verbose=verbose,
+            callbacks=[timer],
         ).history
     result = {
         "acc": history["accuracy"][-1],
@@ -76,11 +146,16 @@ def train_cell(
         "val_loss": history["val_loss"][-1],
         "train_seconds": round(time.perf_counter() - started, 1),
         "params": sum(int(np.prod(w.shape)) for w in model.trainable_weights),
-        "test_acc": None,
-        "test_loss": None,
+        **dict.fromkeys(TEST_FIGURES),
     }
     if inputs.x_test is not None:
-        scores = model.evaluate(inputs.x_test, inputs.y_test, batch_size=EVAL_BATCH_SIZE,
-                                verbose=0, return_dict=True)
-        result["test_acc"], result["test_loss"] = scores["accuracy"], scores["loss"]
-    return {k: round(float(v), 6) if isinstance(v, float) else v for k, v in result.items()}, model
+        probabilities = model.predict(inputs.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0)
+        result.update(score_probabilities(inputs.y_test, probabilities))
+    result = {k: _rounded(v) for k, v in result.items()}
+    result["history"] = [
+        {"epoch": i + 1, "acc": _rounded(history["accuracy"][i]),
+         "val_acc": _rounded(history["val_accuracy"][i]), "loss": _rounded(history["loss"][i]),
+         "val_loss": _rounded(history["val_loss"][i]), "seconds": round(seconds, 1)}
+        for i, seconds in enumerate(timer.seconds)
+    ]
+    return result, model

@@ -1,13 +1,16 @@
 """Running a grid: its cells, one CSV row each written at once, reruns, interrupts, models."""
 
+import csv
+
 import numpy as np
+import pytest
 
 from nlpia_lstm import grid, saving
 from nlpia_lstm.cli import main
 from nlpia_lstm.config import load_config, parse_config
 from nlpia_lstm.inputs import prepare_inputs
 from nlpia_lstm.preprocessing import PAD, UNK, VALID_CHARS
-from nlpia_lstm.results import COLUMNS
+from nlpia_lstm.results import COLUMNS, HISTORY_COLUMNS, KEY_COLUMNS, ResultsFile
 
 from conftest import read_rows, tiny_config
 
@@ -42,14 +45,84 @@ def test_grid_writes_one_row_per_cell_and_skips_them_on_rerun(tmp_path, imdb_arc
     assert first["vectors"] == "tiny-vectors.bin (limit 200000)"
     assert first["data"] == "aclImdb_v1.tar.gz" and first["keras_version"]
     for row in written:
-        for metric in ("acc", "val_acc", "test_acc"):
+        for metric in ("acc", "val_acc", "test_acc", "test_auc", "test_f1", "test_precision",
+                       "test_recall"):
             assert 0.0 <= float(row[metric]) <= 1.0
+        assert sum(int(row[c]) for c in ("test_tp", "test_fp", "test_tn", "test_fn")) == 40
+    # The learning curves beside: one row per cell and epoch, ending with the row's figures.
+    history = read_rows(results / "tiny.history.csv")
+    assert list(history[0]) == HISTORY_COLUMNS and len(history) == 4
+    for row, epoch in zip(written, history, strict=True):
+        assert [epoch[c] for c in KEY_COLUMNS] == [row[c] for c in KEY_COLUMNS]
+        assert epoch["epoch"] == "1" and float(epoch["seconds"]) >= 0.0
+        assert [epoch[c] for c in ("acc", "val_acc", "loss", "val_loss")] == [
+            row[c] for c in ("acc", "val_acc", "loss", "val_loss")]
 
     assert main(["grid", str(cfg), "--results-dir", str(results)]) == 0
     captured = capsys.readouterr()
     assert f"0 of 4 cells to run (4 already in {results / 'tiny.csv'})" in captured.err
     assert "already in" not in captured.out
     assert read_rows(results / "tiny.csv") == written
+    assert read_rows(results / "tiny.history.csv") == history
+
+
+@pytest.fixture
+def fake_training_with_history(monkeypatch):
+    """Cells that 'train' at once for two epochs, with fixed figures and their history."""
+    from nlpia_lstm import training
+
+    def train_cell(arch, units, seed, inputs, settings=None, **kwargs):
+        history = [{"epoch": e, "acc": 0.5, "val_acc": 0.25, "loss": 0.7, "val_loss": 0.8,
+                    "seconds": 0.1} for e in (1, 2)]
+        return {"acc": 0.5, "val_acc": 0.25, "loss": 0.7, "val_loss": 0.8, "test_acc": 0.75,
+                "test_loss": 0.6, "train_seconds": 0.2, "params": 1, "history": history}, None
+
+    monkeypatch.setattr(training, "train_cell", train_cell)
+
+
+def test_a_kill_between_the_history_and_the_row_doubles_no_history(
+        tmp_path, imdb_folder, word2vec_file, fake_training_with_history, monkeypatch):
+    cfg = tiny_config(tmp_path, imdb_folder, word2vec_file)
+    append = ResultsFile.append
+
+    def killed_before_the_row(self, row):
+        if self.path.name == "tiny.csv":
+            raise KeyboardInterrupt
+        return append(self, row)
+
+    monkeypatch.setattr(ResultsFile, "append", killed_before_the_row)
+    assert main(["grid", str(cfg), "--results-dir", str(tmp_path), "--quiet"]) == 130
+    assert not (tmp_path / "tiny.csv").exists()
+    assert [r["epoch"] for r in read_rows(tmp_path / "tiny.history.csv")] == ["1", "2"]
+
+    monkeypatch.setattr(ResultsFile, "append", append)
+    assert main(["grid", str(cfg), "--results-dir", str(tmp_path), "--quiet"]) == 0
+    assert len(read_rows(tmp_path / "tiny.csv")) == 1
+    assert [r["epoch"] for r in read_rows(tmp_path / "tiny.history.csv")] == ["1", "2"]
+
+
+def test_a_csv_of_an_earlier_version_is_upgraded_and_its_cells_skipped(
+        tmp_path, imdb_folder, word2vec_file, fake_training, capsys):
+    cfg = tiny_config(tmp_path, imdb_folder, word2vec_file, models='arch = "lstm"\nunits = [3, 2]')
+    argv = ["grid", str(cfg), "--results-dir", str(tmp_path)]
+    assert main(argv) == 0
+    # The same rows as an earlier version wrote them: without the columns added since.
+    old_columns = [c for c in COLUMNS if not c.startswith("test_") or c in ("test_acc",
+                                                                           "test_loss")]
+    old_columns.remove("rnn_kernel")
+    old_rows = [{c: r[c] for c in old_columns} for r in read_rows(tmp_path / "tiny.csv")]
+    with open(tmp_path / "tiny.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=old_columns)
+        writer.writeheader()
+        writer.writerows(old_rows)
+    capsys.readouterr()
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "0 of 2 cells to run (2 already in" in err and err.count("earlier version") == 1
+    rows = read_rows(tmp_path / "tiny.csv")
+    assert list(rows[0]) == COLUMNS
+    assert [{c: r[c] for c in old_columns} for r in rows] == old_rows
+    assert main(["report", str(tmp_path / "tiny.csv")]) == 0
 
 
 def test_interrupt_keeps_finished_rows(tmp_path, imdb_folder, word2vec_file, monkeypatch,

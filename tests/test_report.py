@@ -21,16 +21,19 @@ def results_csv(tmp_path):
 
 
 def test_report_sets_results_beside_published_figures(results_csv, tmp_path):
-    md, png = write_report(results_csv)
-    assert (md, png) == (tmp_path / "r.md", tmp_path / "r.png")
+    written = write_report(results_csv)
+    assert written == {"report": tmp_path / "r.md", "plot": tmp_path / "r.png"}
+    md, png = written["report"], written["plot"]
     text = md.read_text(encoding="utf-8")
     assert "| BiRNN | 50 | 2 | 0.8156 | 0.8100 ± 0.0141 | -0.0056 |" in text
     assert "| LSTM | 50 | 1 | 0.7121 | 0.7000 |" in text
     assert "| gru_x2 | 50 | 1 |  |" in text
     assert "seeds 0, 1" in text and "![accuracy against units](r.png)" in text
     assert png.stat().st_size > 10_000
-    md, png = write_report(results_csv, tmp_path / "elsewhere")
-    assert md.parent == png.parent == tmp_path / "elsewhere" and png.is_file()
+    written = write_report(results_csv, tmp_path / "elsewhere")
+    assert {p.parent for p in written.values()} == {tmp_path / "elsewhere"}
+    assert written["plot"].is_file()
+    assert "test AUC" not in text  # a CSV without the metrics has no columns for them
 
 
 def test_summarize_gives_mean_sample_std_and_seeds_per_cell(results_csv):
@@ -67,3 +70,40 @@ def test_unusable_results_are_clear_errors(tmp_path):
     (tmp_path / "empty.csv").write_text("arch,units,seed,acc,val_acc\n", encoding="utf-8")
     with pytest.raises(DataError, match="no result rows"):
         load_results(tmp_path / "empty.csv")
+
+
+def test_test_metrics_curves_and_confusion_matrix(tmp_path):
+    metrics = RESULTS.assign(
+        test_auc=[0.84, 0.86, 0.93, 0.88], test_f1=[0.75, 0.77, 0.86, 0.8],
+        test_precision=[0.8, 0.8, 0.84, 0.81], test_recall=[0.7, 0.74, 0.88, 0.79],
+        test_tp=[70, 74, 88, 79], test_fp=[18, 18, 17, 19], test_tn=[82, 82, 83, 81],
+        test_fn=[30, 26, 12, 21])
+    metrics.to_csv(tmp_path / "m.csv", index=False)
+    history = pd.DataFrame([
+        {"arch": r.arch, "units": r.units, "seed": r.seed, "depth": r.depth, "epoch": epoch,
+         "acc": r.acc - 0.1 / epoch, "val_acc": r.val_acc, "loss": 0.5 / epoch,
+         "val_loss": 0.6 / epoch, "seconds": 1.0}
+        for r in RESULTS.itertuples() for epoch in (1, 2)])
+    history.to_csv(tmp_path / "m.history.csv", index=False)
+    written = write_report(tmp_path / "m.csv")
+    assert written == {"report": tmp_path / "m.md", "plot": tmp_path / "m.png",
+                       "curves": tmp_path / "m_curves.png",
+                       "confusion": tmp_path / "m_confusion.png"}
+    assert all(path.stat().st_size > 10_000 for path in written.values() if path.suffix == ".png")
+    text = written["report"].read_text(encoding="utf-8")
+    assert ("| test_acc | test AUC | test F1 | test precision | test recall |" in text)
+    assert "| 0.7700 ± 0.0141 | 0.8500 ± 0.0141 | 0.7600 ± 0.0141 | 0.8000 ± 0.0000 | " in text
+    assert "![learning curves](m_curves.png)" in text
+    assert "![test confusion matrix](m_confusion.png)" in text
+
+
+def test_an_upgraded_old_csv_with_empty_new_columns_still_reports(tmp_path):
+    from nlpia_lstm.results import COLUMNS
+
+    old = RESULTS.assign(depth=1).reindex(columns=COLUMNS)  # new columns there, all empty
+    old.to_csv(tmp_path / "old.csv", index=False)
+    written = write_report(tmp_path / "old.csv")
+    assert set(written) == {"report", "plot"}
+    text = written["report"].read_text(encoding="utf-8")
+    assert "| LSTM | 50 | 1 | 0.7121 | 0.7000 |" in text and "test AUC" not in text
+    assert "test_acc |" in text

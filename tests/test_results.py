@@ -1,6 +1,7 @@
 """The append-only results CSV: a header once, one row per run, keys read back as written."""
 
 import csv
+import io
 
 import pytest
 
@@ -133,3 +134,69 @@ def test_check_writable_refuses_a_folder_that_cannot_be(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="cannot write --results-dir"):
         ResultsFile(blocker / "results" / "r.csv", COLS, KEYS).check_writable()
+
+
+# The grid's columns before version 0.3.0 added the test metrics and rnn_kernel.
+OLD_COLUMNS = [c for c in COLUMNS if c not in {"test_auc", "test_f1", "test_precision",
+                                               "test_recall", "test_tp", "test_fp", "test_tn",
+                                               "test_fn", "rnn_kernel"}]
+
+
+def test_a_csv_of_an_earlier_version_is_upgraded_with_its_rows_kept(tmp_path, caplog):
+    path = tmp_path / "r.csv"
+    rows = [{c: f"{c}-{i}" for c in OLD_COLUMNS} for i in range(3)]
+    rows[1]["vectors"] = 'word2vec 300d (cbow, window 5, "key" x)'  # quoted, as csv writes it
+    rows[2]["test_acc"] = ""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=OLD_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    before = path.read_bytes()
+    results = ResultsFile(path)
+    assert results.finished_keys() == {results.key(row) for row in rows}
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "earlier version" in caplog.text and "test_auc" in caplog.text
+    with open(path, newline="", encoding="utf-8") as f:
+        upgraded = list(csv.reader(f))
+    assert upgraded[0] == COLUMNS
+    for row, values in zip(rows, upgraded[1:], strict=True):
+        new = dict(zip(COLUMNS, values, strict=True))
+        assert {c: new[c] for c in OLD_COLUMNS} == row
+        assert all(new[c] == "" for c in COLUMNS if c not in OLD_COLUMNS)
+    # Byte for byte: each line is the old one's text with empty fields put in between.
+    runs = [OLD_COLUMNS[:10], OLD_COLUMNS[10:18], OLD_COLUMNS[18:]]  # the new columns between
+    assert [c for run in runs for c in run] == OLD_COLUMNS
+    lines = zip(before.split(b"\r\n")[1:-1], path.read_bytes().split(b"\r\n")[1:-1], strict=True)
+    for row, (old_line, new_line) in zip(rows, lines, strict=True):
+        first, middle, last = (csv_text([row[c] for c in run]) for run in runs)
+        assert old_line == first + b"," + middle + b"," + last
+        assert new_line == first + b"," * 9 + middle + b"," * 2 + last
+    assert not list(tmp_path.glob(".r.csv.*"))  # no temporary file left behind
+    caplog.clear()
+    assert results.append({**rows[0], "seed": "new"}) and not caplog.records  # upgraded once
+    assert len(list(csv.DictReader(open(path, encoding="utf-8")))) == 4
+
+
+def csv_text(values: list[str]) -> bytes:
+    """Fields as the csv module writes them in a line, without its end."""
+    out = io.StringIO()
+    csv.writer(out).writerow(values)
+    return out.getvalue().removesuffix("\r\n").encode()
+
+
+def test_a_header_without_the_key_columns_is_not_an_earlier_version(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("arch,units,acc\nlstm,3,0.5\n", encoding="utf-8")  # among COLUMNS, no key
+    with pytest.raises(ConfigError, match="other columns"):
+        ResultsFile(path).finished_keys()
+    assert path.read_text(encoding="utf-8") == "arch,units,acc\nlstm,3,0.5\n"
+
+
+def test_extend_writes_only_rows_not_there_yet(tmp_path):
+    results = ResultsFile(tmp_path / "r.csv", COLS, KEYS)
+    results.append({"name": "a", "units": 1, "score": 0.5})
+    rows = [{"name": "a", "units": 1, "score": 0.9}, {"name": "a", "units": 2},
+            {"name": "a", "units": 2}]
+    assert results.extend(rows) == 1 and results.extend(rows) == 0
+    assert [r["units"] for r in csv.DictReader(open(results.path, encoding="utf-8"))] == ["1",
+                                                                                          "2"]

@@ -5,10 +5,10 @@ import pytest
 
 from nlpia_lstm.config import TrainingSettings
 from nlpia_lstm.inputs import Inputs
-from nlpia_lstm.training import train_cell
+from nlpia_lstm.training import EVAL_BATCH_SIZE, TEST_FIGURES, score_probabilities, train_cell
 
 SETTINGS = TrainingSettings(epochs=2, batch_size=8, maxlen=10)
-FIGURES = ("acc", "val_acc", "loss", "val_loss", "test_acc", "test_loss")
+FIGURES = ("acc", "val_acc", "loss", "val_loss", *TEST_FIGURES)
 
 
 def tiny_inputs(with_test: bool = True) -> Inputs:
@@ -36,16 +36,53 @@ def trained():
 
 def test_figures_are_in_range_and_scored_on_the_test_inputs(trained):
     result, model = trained
-    assert set(result) == {*FIGURES, "train_seconds", "params"}
-    for metric in ("acc", "val_acc", "test_acc"):
+    # rnn_kernel is provenance that train_cell may add; the figures are these.
+    assert set(result) - {"rnn_kernel"} == {*FIGURES, "train_seconds", "params", "history"}
+    for metric in ("acc", "val_acc", "test_acc", "test_auc", "test_f1", "test_precision",
+                   "test_recall"):
         assert 0.0 <= result[metric] <= 1.0, metric
     for loss in ("loss", "val_loss", "test_loss"):
         assert result[loss] > 0.0, loss
+    counts = [result[c] for c in ("test_tp", "test_fp", "test_tn", "test_fn")]
+    assert all(isinstance(c, int) for c in counts) and sum(counts) == 16
+    assert result["test_acc"] == round((result["test_tp"] + result["test_tn"]) / 16, 6)
     assert result["train_seconds"] >= 0.0
     # Only the trainable parameters count: the frozen word vectors are not the model's.
     assert result["params"] == sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert result["params"] < model.count_params()
     assert model.output_shape == (None, 1) and model.input_shape == (None, SETTINGS.maxlen)
+
+
+def test_history_has_every_epoch_and_ends_with_the_figures(trained):
+    result, _ = trained
+    history = result["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert set(history[0]) == {"epoch", "acc", "val_acc", "loss", "val_loss", "seconds"}
+    for metric in ("acc", "val_acc", "loss", "val_loss"):
+        assert history[-1][metric] == result[metric], metric
+    assert all(h["seconds"] >= 0.0 for h in history)
+
+
+def test_test_figures_from_one_prediction_agree_with_keras_evaluate(trained):
+    result, model = trained
+    x = tiny_inputs()
+    keras_scores = model.evaluate(x.x_test, x.y_test, batch_size=EVAL_BATCH_SIZE, verbose=0,
+                                  return_dict=True)
+    assert result["test_acc"] == round(float(keras_scores["accuracy"]), 6)
+    assert abs(result["test_loss"] - keras_scores["loss"]) < 1e-5
+
+
+def test_score_probabilities_uses_keras_threshold_and_clipping():
+    y = np.array([1, 0, 1, 0, 1], dtype="float32")
+    p = np.array([0.9, 0.5, 0.5, 0.0, 1.0])  # 0.5 is not above the threshold: negative
+    scores = score_probabilities(y, p)
+    assert (scores["test_tp"], scores["test_fp"], scores["test_tn"], scores["test_fn"]) == (
+        2, 0, 2, 1)
+    assert scores["test_acc"] == pytest.approx(0.8)
+    assert (scores["test_precision"], scores["test_recall"]) == (1.0, pytest.approx(2 / 3))
+    assert scores["test_f1"] == pytest.approx(0.8)
+    assert np.isfinite(scores["test_loss"])  # 0 and 1 are clipped, as Keras does
+    assert score_probabilities(np.ones(3), np.full(3, 0.7))["test_auc"] is None
 
 
 def test_same_seed_same_numbers(trained):
@@ -61,6 +98,6 @@ def test_no_test_inputs_no_test_scores_and_a_shared_embedding_changes_nothing(tr
 
     x = tiny_inputs(with_test=False)
     result, _ = train_cell("lstm", 3, 0, x, SETTINGS, embedding=frozen_embedding(x.embeddings))
-    assert result["test_acc"] is None and result["test_loss"] is None
+    assert all(result[figure] is None for figure in TEST_FIGURES)
     for metric in ("acc", "val_acc", "loss", "val_loss"):
         assert result[metric] == trained[0][metric], metric

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from .results import ResultsFile
 
 __all__ = ["WORKERS_ENV", "available_cores", "default_workers", "thread_env", "worker_env",
-           "dask_client",
-           "native_stderr_hidden", "import_keras_quietly", "run_jobs"]
+           "dask_client", "native_stderr_hidden", "import_keras_quietly", "use_backend",
+           "check_backend", "run_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,10 @@ def import_keras_quietly() -> None:
         return
     with native_stderr_hidden():
         import keras  # noqa: F401
+
+        # keras.utils.set_random_seed imports TensorFlow, when installed, on every backend.
+        if importlib.util.find_spec("tensorflow") is not None:
+            import tensorflow  # noqa: F401
 
 
 def use_backend(backend: str | None) -> str:

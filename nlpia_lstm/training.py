@@ -77,23 +77,20 @@ def score_probabilities(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
     -------
     dict
         ``test_acc`` (a review counts as positive when its probability is above 0.5, as Keras's
-        binary accuracy has it), ``test_loss`` (binary cross-entropy with the probabilities
-        clipped to Keras's epsilon, as Keras computes it), ``test_auc`` (ROC AUC; ``None`` when
-        the labels hold one class only), ``test_f1``, ``test_precision``, ``test_recall`` and
-        the confusion counts ``test_tp``, ``test_fp``, ``test_tn``, ``test_fn``.
+        binary accuracy has it), ``test_auc`` (ROC AUC; ``None`` when the labels hold one class
+        only), ``test_f1``, ``test_precision``, ``test_recall`` and the confusion counts
+        ``test_tp``, ``test_fp``, ``test_tn``, ``test_fn``. The loss is not among them: Keras
+        computes it from the logits where the backend keeps them (TensorFlow), which
+        probabilities that round to 0 or 1 no longer give (``model.evaluate`` has it).
     """
     y = np.asarray(y_true).ravel().astype(int)
     p = np.asarray(probabilities, dtype="float64").ravel()
     predicted = (p > 0.5).astype(int)
-    eps = keras.config.epsilon()
-    clipped = np.clip(p, eps, 1.0 - eps)
-    loss = -np.mean(y * np.log(clipped) + (1 - y) * np.log(1.0 - clipped))
     precision, recall, f1, _ = precision_recall_fscore_support(
         y, predicted, average="binary", zero_division=0.0)
     tn, fp, fn, tp = confusion_matrix(y, predicted, labels=[0, 1]).ravel()
     return {
         "test_acc": float(np.mean(predicted == y)),
-        "test_loss": float(loss),
         "test_auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None,
         "test_f1": float(f1),
         "test_precision": float(precision),
@@ -120,8 +117,9 @@ def train_cell(
 
     ``acc``/``val_acc``/``loss``/``val_loss`` are Keras's figures for the last epoch, as in the
     chapter; ``history`` holds them for every epoch (``epoch`` from 1, with the epoch's
-    ``seconds``). The test inputs, when there are any, are predicted once and scored from
-    those probabilities (:func:`score_probabilities`); without them the test figures are ``None``.
+    ``seconds``). The test inputs, when there are any, get ``test_acc``/``test_loss`` from
+    ``model.evaluate`` and the other scores from their predicted probabilities
+    (:func:`score_probabilities`); without them the test figures are ``None``.
     ``embedding`` is a frozen layer holding ``inputs.embeddings`` to share between cells (see
     :func:`~nlpia_lstm.models.frozen_embedding`); the results are the same with or without it.
     ``verbose`` is Keras's ``fit`` verbosity (0 silent, 1 a bar, 2 a line per epoch).
@@ -149,8 +147,13 @@ def train_cell(
         **dict.fromkeys(TEST_FIGURES),
     }
     if inputs.x_test is not None:
+        # The loss and accuracy as Keras's evaluate gives them (the figures of earlier rows);
+        # the other scores need the probabilities.
+        scores = model.evaluate(inputs.x_test, inputs.y_test, batch_size=EVAL_BATCH_SIZE,
+                                verbose=0, return_dict=True)
         probabilities = model.predict(inputs.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0)
         result.update(score_probabilities(inputs.y_test, probabilities))
+        result["test_acc"], result["test_loss"] = scores["accuracy"], scores["loss"]
     result = {k: _rounded(v) for k, v in result.items()}
     result["history"] = [
         {"epoch": i + 1, "acc": _rounded(history["accuracy"][i]),

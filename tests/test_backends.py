@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import subprocess_env, tiny_config
+from conftest import read_rows, subprocess_env, tiny_config
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
@@ -25,3 +25,25 @@ def test_tiny_grid_cell_on_jax_backend(tmp_path, imdb_folder, word2vec_file, iso
     assert [r["arch"] for r in written] == ["lstm", "birnn", "gru"]
     assert {r["backend"] for r in written} == {"jax"}
     assert all(0.0 <= float(r["val_acc"]) <= 1.0 for r in written)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_a_config_pins_the_backend_and_the_backend_keys_the_rows(tmp_path, imdb_folder,
+                                                                 word2vec_file, isolated_cache):
+    """A pinned config runs on its backend whatever KERAS_BACKEND says, and a row made on one
+    backend is not taken for the same cell on another: both runs write their row."""
+    plain = tiny_config(tmp_path, imdb_folder, word2vec_file)
+    pinned = plain.with_name("pinned.toml")
+    pinned.write_text(plain.read_text().replace("[training]", '[training]\nbackend = "jax"'))
+    env = subprocess_env(KERAS_BACKEND="tensorflow", NLPIA_LSTM_CACHE=str(isolated_cache))
+    for cfg in (pinned, plain, pinned):
+        done = subprocess.run(
+            [sys.executable, "-m", "nlpia_lstm", "grid", str(cfg), "--results-dir",
+             str(tmp_path), "--quiet", "--workers", "1"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    rows = read_rows(tmp_path / "tiny.csv")
+    assert [r["backend"] for r in rows] == ["jax", "tensorflow"]
+    history = read_rows(tmp_path / "tiny.history.csv")
+    assert [r["backend"] for r in history] == ["jax", "tensorflow"]

@@ -70,6 +70,8 @@ BAD_CONFIGS = {
     "unknown table": ('name = "t"\n[trainig]\n', "unknown top-level key(s) ['trainig']"),
     "unknown optimizer": ('name = "t"\n[training]\noptimizer = "sgdx"\n',
                           "unknown training.optimizer 'sgdx'"),
+    "unknown backend": ('name = "t"\n[training]\nbackend = "theano"\n',
+                        "unknown training.backend 'theano'"),
     "huge maxlen": ('name = "t"\n[training]\nmaxlen = 100000000000\n',
                     "training.maxlen must be at most 100,000"),
     "negative batch": ('name = "t"\n[training]\nbatch_size = -8\n',

@@ -164,3 +164,18 @@ def test_two_drivers_at_once_run_and_write_every_cell_once(tmp_path, four_cells)
     trained = sum(err.count(": training") for _, err in outputs)
     assert trained == 4, outputs
     assert figures(tmp_path / "shared" / "tiny.csv") == serial
+
+
+def test_a_process_on_one_backend_refuses_an_experiment_on_another():
+    import keras
+
+    here = keras.backend.backend()
+    other = "jax" if here != "jax" else "tensorflow"
+    assert cluster.use_backend(None) == here
+    assert cluster.use_backend(here) == here
+    with pytest.raises(ConfigError, match=f"runs on the {other} backend, but Keras was imported"):
+        cluster.use_backend(other)
+    cluster.check_backend(here)
+    cluster.check_backend(None)
+    with pytest.raises(ConfigError, match=f"start the workers with KERAS_BACKEND={other}"):
+        cluster.check_backend(other)

@@ -72,6 +72,8 @@ depth = [1, 2]
      "training.dropout must be a non-negative number, got -0.1"),
     ('name = "x"\n[training]\noptimizer = "sgdx"\n[[models]]\narch = "lstm"\nunits = 5\n',
      "unknown training.optimizer 'sgdx'"),
+    ('name = "x"\n[training]\nbackend = "theano"\n[[models]]\narch = "lstm"\nunits = 5\n',
+     "unknown training.backend 'theano'; choose from tensorflow, jax, torch"),
     ('name = "x"\n[training]\nmaxlen = 100000000000\n[[models]]\narch = "lstm"\n'
      'units = 5\n', "training.maxlen must be at most 100,000"),
     ('name = "x"\n[data]\nval_fraction = 1.5\n[[models]]\narch = "lstm"\nunits = 5\n',

@@ -33,7 +33,6 @@ import io
 import logging
 import math
 import os
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -240,24 +239,16 @@ def fit_round(
     """
     import keras
 
-    from .training import seeded
+    from .training import EpochTimer, seeded
 
-    rows: list[dict] = []
-    where = {"keras_version": keras.__version__, "backend": keras.backend.backend()}
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            rows.append({"epoch": epoch + 1, "round": round_index + 1,
-                         "loss": round(float(logs["loss"]), 6),
-                         "seconds": round(time.perf_counter() - self.started, 1), **where})
-
+    timer = EpochTimer()
     with seeded(seed + round_index):
-        model.fit(x, y, batch_size=batch_size, initial_epoch=start, epochs=stop, shuffle=True,
-                  verbose=verbose, callbacks=[EpochTimer()])
-    return rows
+        losses = model.fit(x, y, batch_size=batch_size, initial_epoch=start, epochs=stop,
+                           shuffle=True, verbose=verbose, callbacks=[timer]).history["loss"]
+    where = {"keras_version": keras.__version__, "backend": keras.backend.backend()}
+    return [{"epoch": start + i + 1, "round": round_index + 1, "loss": round(float(loss), 6),
+             "seconds": round(seconds, 1), **where}
+            for i, (loss, seconds) in enumerate(zip(losses, timer.seconds, strict=True))]
 
 
 def train_generator(

@@ -330,7 +330,7 @@ def write_report(
         lines += [f"![test confusion matrix]({written['confusion'].name})", ""]
     lines += ["## How these were made", ""]
     for column in ("data", "n_train", "n_val", "n_test", "vectors", "epochs", "batch_size",
-                   "maxlen", "optimizer", "rnn_kernel", "keras_version", "backend",
+                   "maxlen", "optimizer", "keras_version", "backend",
                    "backend_version", "platform"):
         if values(column):
             lines.append(f"- {column}: {values(column)}")

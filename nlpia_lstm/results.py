@@ -33,8 +33,8 @@ from . import __version__
 from .errors import ConfigError
 from .saving import check_writable
 
-__all__ = ["COLUMNS", "HISTORY_COLUMNS", "HISTORY_KEY_COLUMNS", "KEY_COLUMNS", "ResultsFile",
-           "versions"]
+__all__ = ["COLUMNS", "HISTORY_COLUMNS", "HISTORY_KEY_COLUMNS", "KEY_COLUMNS", "RETIRED_COLUMNS",
+           "ResultsFile", "versions"]
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,13 @@ COLUMNS = [
     "experiment", "arch", "units", "seed", "acc", "val_acc", "loss", "val_loss", "test_acc",
     "test_loss", "test_auc", "test_f1", "test_precision", "test_recall", "test_tp", "test_fp",
     "test_tn", "test_fn", "params", "train_seconds", "epochs", "batch_size", "maxlen", "dropout",
-    "optimizer", "depth", "rnn_kernel", "vectors", "data", "split_seed", "n_train", "n_val",
-    "n_test", "finished_at", "nlpia_lstm_version", "keras_version", "backend",
-    "backend_version", "tensorflow_version", "python_version", "platform",
+    "optimizer", "depth", "vectors", "data", "split_seed", "n_train", "n_val", "n_test",
+    "finished_at", "nlpia_lstm_version", "keras_version", "backend", "backend_version",
+    "tensorflow_version", "python_version", "platform",
 ]
+# Columns that an earlier version wrote and nothing ever filled: an upgrade drops them, and
+# refuses a CSV where one of them holds a value rather than lose it.
+RETIRED_COLUMNS = ["rnn_kernel"]
 # A row with the same values in these columns is the same cell run the same way.
 KEY_COLUMNS = [
     "arch", "units", "seed", "epochs", "batch_size", "maxlen", "dropout", "optimizer", "depth",
@@ -71,8 +74,8 @@ class ResultsFile:
         The CSV. It need not exist yet; its folder is made on the first append.
     columns : list of str
         Every column, in order. An existing CSV whose columns are an earlier version's (all of
-        them among ``columns``, the key columns included) is upgraded to these; one with any
-        other header is refused, never rewritten.
+        them among ``columns`` or empty retired ones, the key columns included) is upgraded to
+        these; one with any other header is refused, never rewritten.
     key_columns : list of str
         The columns whose values name a run.
     """
@@ -163,7 +166,8 @@ class ResultsFile:
         torn_header = b"\n" not in data and header.startswith(first)
         old = next(csv.reader([first]), [])
         upgrade = bool(data) and not torn_header and first != header and (
-            set(old) <= set(self.columns) and set(self.key_columns) <= set(old))
+            set(old) - set(RETIRED_COLUMNS) <= set(self.columns)
+            and set(self.key_columns) <= set(old))
         if data and not torn_header and first != header and not upgrade:
             raise ConfigError(f"{self.path} has other columns than this version writes; "
                               "move it aside or choose another --results-dir")
@@ -176,12 +180,18 @@ class ResultsFile:
     def _upgrade(self, old: list[str]) -> None:
         """Rewrite a CSV of an earlier version's ``old`` columns with these columns, atomically.
 
-        The old rows keep their values, the new columns are empty in them; the new file is
-        written beside the old one, flushed to disk and then put in its place, so a crash leaves
-        one or the other whole. Call with the lock held.
+        The old rows keep their values, the new columns are empty in them and the retired
+        columns are dropped; the new file is written beside the old one, flushed to disk and
+        then put in its place, so a crash leaves one or the other whole. Call with the lock held.
         """
         with open(self.path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
+        dropped = [c for c in old if c not in self.columns]
+        for column in dropped:
+            if any(row.get(column) for row in rows):
+                raise ConfigError(f"{self.path} has values in the retired column {column!r}, "
+                                  "which this version does not write; move it aside or choose "
+                                  "another --results-dir")
         fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
                                     dir=self.path.parent)
         try:
@@ -203,8 +213,10 @@ class ResultsFile:
             finally:
                 os.close(folder)
         added = [c for c in self.columns if c not in old]
-        log.warning("%s was written by an earlier version: rewrote it with the new column(s) %s, "
-                    "empty in its %d row(s)", self.path, ", ".join(added), len(rows))
+        changes = [f"added the column(s) {', '.join(added)}, empty in them"] if added else []
+        changes += [f"dropped the empty column(s) {', '.join(dropped)}"] if dropped else []
+        log.warning("%s was written by an earlier version: rewrote its %d row(s) and %s",
+                    self.path, len(rows), " and ".join(changes))
 
     def _repair(self) -> None:
         """Move a last line without its end-of-line to ``<name>.torn`` and cut it off."""

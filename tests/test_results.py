@@ -7,7 +7,7 @@ import pytest
 
 from nlpia_lstm import __version__
 from nlpia_lstm.errors import ConfigError
-from nlpia_lstm.results import COLUMNS, KEY_COLUMNS, ResultsFile, versions
+from nlpia_lstm.results import COLUMNS, KEY_COLUMNS, RETIRED_COLUMNS, ResultsFile, versions
 
 COLS = ["name", "units", "dropout", "note", "score"]
 KEYS = ["name", "units", "dropout", "note"]
@@ -136,10 +136,10 @@ def test_check_writable_refuses_a_folder_that_cannot_be(tmp_path):
         ResultsFile(blocker / "results" / "r.csv", COLS, KEYS).check_writable()
 
 
-# The grid's columns before version 0.3.0 added the test metrics and rnn_kernel.
+# The grid's columns before version 0.3.0 added the test metrics.
 OLD_COLUMNS = [c for c in COLUMNS if c not in {"test_auc", "test_f1", "test_precision",
                                                "test_recall", "test_tp", "test_fp", "test_tn",
-                                               "test_fn", "rnn_kernel"}]
+                                               "test_fn"}]
 
 
 def test_a_csv_of_an_earlier_version_is_upgraded_with_its_rows_kept(tmp_path, caplog):
@@ -164,13 +164,12 @@ def test_a_csv_of_an_earlier_version_is_upgraded_with_its_rows_kept(tmp_path, ca
         assert {c: new[c] for c in OLD_COLUMNS} == row
         assert all(new[c] == "" for c in COLUMNS if c not in OLD_COLUMNS)
     # Byte for byte: each line is the old one's text with empty fields put in between.
-    runs = [OLD_COLUMNS[:10], OLD_COLUMNS[10:18], OLD_COLUMNS[18:]]  # the new columns between
-    assert [c for run in runs for c in run] == OLD_COLUMNS
+    runs = [OLD_COLUMNS[:10], OLD_COLUMNS[10:]]  # the new columns between
     lines = zip(before.split(b"\r\n")[1:-1], path.read_bytes().split(b"\r\n")[1:-1], strict=True)
     for row, (old_line, new_line) in zip(rows, lines, strict=True):
-        first, middle, last = (csv_text([row[c] for c in run]) for run in runs)
-        assert old_line == first + b"," + middle + b"," + last
-        assert new_line == first + b"," * 9 + middle + b"," * 2 + last
+        first, last = (csv_text([row[c] for c in run]) for run in runs)
+        assert old_line == first + b"," + last
+        assert new_line == first + b"," * 9 + last
     assert not list(tmp_path.glob(".r.csv.*"))  # no temporary file left behind
     caplog.clear()
     assert results.append({**rows[0], "seed": "new"}) and not caplog.records  # upgraded once
@@ -182,6 +181,37 @@ def csv_text(values: list[str]) -> bytes:
     out = io.StringIO()
     csv.writer(out).writerow(values)
     return out.getvalue().removesuffix("\r\n").encode()
+
+
+def write_with_retired_column(path, value: str) -> list[dict]:
+    """Write two rows as version 0.3.0 did: ``rnn_kernel`` after ``depth``, here ``value``."""
+    columns = COLUMNS[:COLUMNS.index("depth") + 1] + RETIRED_COLUMNS + COLUMNS[
+        COLUMNS.index("depth") + 1:]
+    rows = [{c: f"{c}-{i}" for c in COLUMNS} for i in range(2)]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({**row, "rnn_kernel": value} for row in rows)
+    return rows
+
+
+def test_an_empty_retired_column_is_dropped_and_the_rows_kept(tmp_path, caplog):
+    path = tmp_path / "r.csv"
+    rows = write_with_retired_column(path, "")
+    results = ResultsFile(path)
+    assert results.finished_keys() == {results.key(row) for row in rows}
+    assert "dropped the empty column(s) rnn_kernel" in caplog.text
+    assert list(csv.DictReader(open(path, encoding="utf-8"))) == rows
+
+
+def test_a_retired_column_with_values_is_refused_untouched(tmp_path):
+    path = tmp_path / "r.csv"
+    write_with_retired_column(path, "cudnn")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match="retired column 'rnn_kernel'"):
+        ResultsFile(path).finished_keys()
+    assert path.read_bytes() == before
+    assert not list(tmp_path.glob(".r.csv.*"))
 
 
 def test_a_header_without_the_key_columns_is_not_an_earlier_version(tmp_path):

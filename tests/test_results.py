@@ -136,7 +136,7 @@ def test_check_writable_refuses_a_folder_that_cannot_be(tmp_path):
         ResultsFile(blocker / "results" / "r.csv", COLS, KEYS).check_writable()
 
 
-# The grid's columns before version 0.3.0 added the test metrics.
+# The grid's columns before the test metrics were added.
 OLD_COLUMNS = [c for c in COLUMNS if c not in {"test_auc", "test_f1", "test_precision",
                                                "test_recall", "test_tp", "test_fp", "test_tn",
                                                "test_fn"}]
@@ -184,7 +184,7 @@ def csv_text(values: list[str]) -> bytes:
 
 
 def write_with_retired_column(path, value: str) -> list[dict]:
-    """Write two rows as version 0.3.0 did: ``rnn_kernel`` after ``depth``, here ``value``."""
+    """Write two rows as an earlier version did: ``rnn_kernel`` after ``depth``, as ``value``."""
     columns = COLUMNS[:COLUMNS.index("depth") + 1] + RETIRED_COLUMNS + COLUMNS[
         COLUMNS.index("depth") + 1:]
     rows = [{c: f"{c}-{i}" for c in COLUMNS} for i in range(2)]

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from . import recurrent
 from .config import ARCHITECTURES
 from .errors import ConfigError
 
@@ -22,10 +23,10 @@ __all__ = ["ARCHITECTURES", "build_model", "frozen_embedding", "recurrent_layer"
 
 def recurrent_layer(arch: str, units: int, return_sequences: bool = True) -> layers.Layer:
     """Return the recurrent layer of ``arch``: a bare RNN or one wrapped in ``Bidirectional``."""
-    cell = {"simple_rnn": layers.SimpleRNN, "birnn": layers.SimpleRNN, "lstm": layers.LSTM,
-            "bilstm": layers.LSTM, "gru": layers.GRU}[arch]
+    cell = {"simple_rnn": recurrent.SimpleRNN, "birnn": recurrent.SimpleRNN,
+            "lstm": recurrent.LSTM, "bilstm": recurrent.LSTM, "gru": recurrent.GRU}[arch]
     layer = cell(units, return_sequences=return_sequences)
-    return layers.Bidirectional(layer) if arch.startswith("bi") else layer
+    return recurrent.Bidirectional(layer) if arch.startswith("bi") else layer
 
 
 def frozen_embedding(embeddings: np.ndarray) -> layers.Embedding:

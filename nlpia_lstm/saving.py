@@ -148,6 +148,8 @@ def load_model(path: str | os.PathLike, kind: str, *, compile: bool = True):
     meta = read_sidecar(path, kind)
     import keras
 
+    from . import recurrent  # noqa: F401  (registers the fast layers the models are made of)
+
     try:
         model = keras.saving.load_model(path, compile=compile)
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:

@@ -23,7 +23,7 @@ from .config import TrainingSettings  # noqa: E402
 from .inputs import Inputs  # noqa: E402
 from .models import build_model  # noqa: E402
 
-__all__ = ["EpochTimer", "score_probabilities", "seeded", "train_cell"]
+__all__ = ["EpochTimer", "logits_model", "score_logits", "seeded", "train_cell"]
 
 EVAL_BATCH_SIZE = 256
 
@@ -63,40 +63,66 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._started)
 
 
-def score_probabilities(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Score predicted probabilities of the positive class against 0/1 labels.
+def score_logits(y_true: np.ndarray, logits: np.ndarray) -> dict:
+    """Score a classifier's logits (its output before the sigmoid) against 0/1 labels.
 
     Parameters
     ----------
     y_true : numpy.ndarray
         The labels, 0 or 1.
-    probabilities : numpy.ndarray
-        The model's outputs for the same reviews.
+    logits : numpy.ndarray
+        The model's logits for the same reviews (:func:`logits_model`).
 
     Returns
     -------
     dict
         ``test_acc`` (a review counts as positive when its probability is above 0.5, as Keras's
-        binary accuracy has it), ``test_auc`` (ROC AUC; ``None`` when the labels hold one class
-        only), ``test_f1``, ``test_precision``, ``test_recall`` and the confusion counts
-        ``test_tp``, ``test_fp``, ``test_tn``, ``test_fn``. The loss is not among them: Keras
-        computes it from the logits where the backend keeps them (TensorFlow), which
-        probabilities that round to 0 or 1 no longer give (``model.evaluate`` has it).
+        binary accuracy has it), ``test_loss`` (the mean binary cross-entropy, computed from the
+        logits as Keras's TensorFlow backend computes it, so that reviews the model is sure of
+        give their true loss instead of one clipped at a probability of 1e-7), ``test_auc``
+        (ROC AUC; ``None`` when the labels hold one class only), ``test_f1``,
+        ``test_precision``, ``test_recall`` and the confusion counts ``test_tp``, ``test_fp``,
+        ``test_tn``, ``test_fn``.
     """
     y = np.asarray(y_true).ravel().astype(int)
-    p = np.asarray(probabilities, dtype="float64").ravel()
-    predicted = (p > 0.5).astype(int)
+    z = np.asarray(logits, dtype="float64").ravel()
+    predicted = (1.0 / (1.0 + np.exp(-z)) > 0.5).astype(int)
     precision, recall, f1, _ = precision_recall_fscore_support(
         y, predicted, average="binary", zero_division=0.0)
     tn, fp, fn, tp = confusion_matrix(y, predicted, labels=[0, 1]).ravel()
     return {
         "test_acc": float(np.mean(predicted == y)),
-        "test_auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None,
+        "test_loss": float(np.mean(np.logaddexp(0.0, z) - y * z)),
+        # Logits rank the reviews as the probabilities do, without ties where those round to 1.
+        "test_auc": float(roc_auc_score(y, z)) if len(np.unique(y)) == 2 else None,
         "test_f1": float(f1),
         "test_precision": float(precision),
         "test_recall": float(recall),
         "test_tp": int(tp), "test_fp": int(fp), "test_tn": int(tn), "test_fn": int(fn),
     }
+
+
+class _Logits(keras.layers.Layer):
+    """A ``Dense`` layer's output before its activation, with the ``Dense`` layer's weights."""
+
+    def __init__(self, dense: keras.layers.Dense, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dense = dense
+
+    def call(self, x):
+        return keras.ops.matmul(x, self.dense.kernel) + self.dense.bias
+
+
+def logits_model(model: keras.Model) -> keras.Model:
+    """A model that shares ``model``'s layers and outputs the logits of its last ``Dense``.
+
+    The test split is scored from one pass of it: probabilities, accuracy and the loss all
+    follow from the logits, so ``evaluate`` and ``predict`` need not both run.
+    """
+    head = model.layers[-1]
+    if not isinstance(head, keras.layers.Dense) or head.activation is not keras.activations.sigmoid:
+        raise ValueError(f"{model.name} does not end in a sigmoid Dense layer")
+    return keras.Model(model.inputs, _Logits(head)(head.input))
 
 
 TEST_FIGURES = ("test_acc", "test_loss", "test_auc", "test_f1", "test_precision", "test_recall",
@@ -117,9 +143,8 @@ def train_cell(
 
     ``acc``/``val_acc``/``loss``/``val_loss`` are Keras's figures for the last epoch, as in the
     chapter; ``history`` holds them for every epoch (``epoch`` from 1, with the epoch's
-    ``seconds``). The test inputs, when there are any, get ``test_acc``/``test_loss`` from
-    ``model.evaluate`` and the other scores from their predicted probabilities
-    (:func:`score_probabilities`); without them the test figures are ``None``.
+    ``seconds``). The test inputs, when there are any, are scored from the model's logits in
+    one pass (:func:`score_logits`); without them the test figures are ``None``.
     ``embedding`` is a frozen layer holding ``inputs.embeddings`` to share between cells (see
     :func:`~nlpia_lstm.models.frozen_embedding`); the results are the same with or without it.
     ``verbose`` is Keras's ``fit`` verbosity (0 silent, 1 a bar, 2 a line per epoch).
@@ -147,13 +172,9 @@ def train_cell(
         **dict.fromkeys(TEST_FIGURES),
     }
     if inputs.x_test is not None:
-        # The loss and accuracy as Keras's evaluate gives them (the figures of earlier rows);
-        # the other scores need the probabilities.
-        scores = model.evaluate(inputs.x_test, inputs.y_test, batch_size=EVAL_BATCH_SIZE,
-                                verbose=0, return_dict=True)
-        probabilities = model.predict(inputs.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0)
-        result.update(score_probabilities(inputs.y_test, probabilities))
-        result["test_acc"], result["test_loss"] = scores["accuracy"], scores["loss"]
+        logits = logits_model(model).predict(inputs.x_test, batch_size=EVAL_BATCH_SIZE,
+                                             verbose=0)
+        result.update(score_logits(inputs.y_test, logits))
     result = {k: _rounded(v) for k, v in result.items()}
     result["history"] = [
         {"epoch": i + 1, "acc": _rounded(history["accuracy"][i]),

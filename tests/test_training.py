@@ -5,7 +5,13 @@ import pytest
 
 from nlpia_lstm.config import TrainingSettings
 from nlpia_lstm.inputs import Inputs
-from nlpia_lstm.training import EVAL_BATCH_SIZE, TEST_FIGURES, score_probabilities, train_cell
+from nlpia_lstm.training import (
+    EVAL_BATCH_SIZE,
+    TEST_FIGURES,
+    logits_model,
+    score_logits,
+    train_cell,
+)
 
 SETTINGS = TrainingSettings(epochs=2, batch_size=8, maxlen=10)
 FIGURES = ("acc", "val_acc", "loss", "val_loss", *TEST_FIGURES)
@@ -62,29 +68,42 @@ def test_history_has_every_epoch_and_ends_with_the_figures(trained):
     assert all(h["seconds"] >= 0.0 for h in history)
 
 
-def test_test_figures_agree_with_keras_evaluate(trained):
+def test_test_figures_agree_with_keras_evaluate_and_predict(trained):
     result, model = trained
     x = tiny_inputs()
     keras_scores = model.evaluate(x.x_test, x.y_test, batch_size=EVAL_BATCH_SIZE, verbose=0,
                                   return_dict=True)
     assert result["test_acc"] == round(float(keras_scores["accuracy"]), 6)
-    assert result["test_loss"] == round(float(keras_scores["loss"]), 6)
-    probabilities = model.predict(x.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0)
-    assert score_probabilities(x.y_test, probabilities)["test_acc"] == pytest.approx(
-        keras_scores["accuracy"])
+    # Keras sums the loss in float32 batch by batch, score_logits in float64.
+    assert result["test_loss"] == pytest.approx(float(keras_scores["loss"]), abs=2e-6)
+    probabilities = model.predict(x.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0).ravel()
+    logits = logits_model(model).predict(x.x_test, verbose=0).ravel()
+    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-logits)), probabilities, rtol=1e-6)
 
 
-def test_score_probabilities_uses_keras_threshold():
+def test_score_logits_uses_keras_threshold_and_the_loss_of_the_logits():
     y = np.array([1, 0, 1, 0, 1], dtype="float32")
-    p = np.array([0.9, 0.5, 0.5, 0.0, 1.0])  # 0.5 is not above the threshold: negative
-    scores = score_probabilities(y, p)
+    z = np.array([2.0, 0.0, 0.0, -40.0, 40.0])  # probability 0.5 is not above it: negative
+    scores = score_logits(y, z)
     assert (scores["test_tp"], scores["test_fp"], scores["test_tn"], scores["test_fn"]) == (
         2, 0, 2, 1)
     assert scores["test_acc"] == pytest.approx(0.8)
     assert (scores["test_precision"], scores["test_recall"]) == (1.0, pytest.approx(2 / 3))
     assert scores["test_f1"] == pytest.approx(0.8)
-    assert "test_loss" not in scores  # model.evaluate's, from the logits where Keras has them
-    assert score_probabilities(np.ones(3), np.full(3, 0.7))["test_auc"] is None
+    expected = np.mean([np.log1p(np.exp(-2.0)), np.log(2), np.log(2), np.log1p(np.exp(-40.0)),
+                        np.log1p(np.exp(-40.0))])
+    assert scores["test_loss"] == pytest.approx(expected, rel=1e-12)
+    # A confident mistake costs its whole logit, not a clipped probability's 16.1.
+    assert score_logits(np.array([0.0]), np.array([40.0]))["test_loss"] == pytest.approx(40.0)
+    assert score_logits(np.ones(3), np.full(3, 0.7))["test_auc"] is None
+
+
+def test_logits_model_refuses_a_model_without_a_sigmoid_head():
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    with pytest.raises(ValueError, match="sigmoid Dense"):
+        logits_model(model)
 
 
 def test_same_seed_same_numbers(trained):

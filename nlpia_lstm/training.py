@@ -13,6 +13,7 @@ os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy.special import expit  # noqa: E402
 from sklearn.metrics import (  # noqa: E402
     confusion_matrix,
     precision_recall_fscore_support,
@@ -86,7 +87,7 @@ def score_logits(y_true: np.ndarray, logits: np.ndarray) -> dict:
     """
     y = np.asarray(y_true).ravel().astype(int)
     z = np.asarray(logits, dtype="float64").ravel()
-    predicted = (1.0 / (1.0 + np.exp(-z)) > 0.5).astype(int)
+    predicted = (expit(z) > 0.5).astype(int)
     precision, recall, f1, _ = precision_recall_fscore_support(
         y, predicted, average="binary", zero_division=0.0)
     tn, fp, fn, tp = confusion_matrix(y, predicted, labels=[0, 1]).ravel()

@@ -108,6 +108,19 @@ def test_an_initial_state_and_the_returned_states_are_keras_ones(kind):
         np.testing.assert_allclose(mine, keras_grad, **TOLERANCE)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_stateful_layer_carries_keras_states_from_call_to_call(kind):
+    ours, theirs = (getattr(module, kind)(4, stateful=True, return_sequences=True)
+                    for module in (recurrent, layers))
+    for layer in (ours, theirs):
+        layer.build((3, 7, 5))
+    theirs.set_weights([1.5 * w for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    x = _inputs()
+    for _ in range(2):  # the second call starts from the states the first one left
+        np.testing.assert_allclose(ours(x).numpy(), theirs(x).numpy(), **TOLERANCE)
+
+
 @pytest.mark.parametrize("settings", [{"dropout": 0.3}, {"recurrent_dropout": 0.3},
                                       {"unroll": True}, {"activation": "relu"}])
 def test_what_the_fast_loop_does_not_cover_runs_keras_loop(settings):

@@ -2,10 +2,12 @@
 
 Each run (a grid cell, a translator variant) is one Dask task. Locally, :func:`dask_client`
 starts a ``LocalCluster`` of spawned worker processes (TensorFlow and ``fork`` do not mix), one
-task at a time per worker, with the backend's thread pools sized by :func:`thread_env` so that
-workers do not fight over the cores. Given a scheduler address, it connects to any running Dask
-cluster instead: ``dask scheduler`` and ``dask worker`` started by hand, dask-jobqueue's
-``SLURMCluster``, Kubernetes. This module loads neither Dask nor a backend until it is used.
+task at a time per worker, with the backend's thread pools sized by :func:`thread_env` to
+``CELL_THREADS``. A grid cell run in this process gets the same pools (:func:`pin_cell_threads`),
+so a cell's figures do not depend on where it runs. Given a scheduler address, it connects to
+any running Dask cluster instead: ``dask scheduler`` and ``dask worker`` started by hand,
+dask-jobqueue's ``SLURMCluster``, Kubernetes. This module loads neither Dask nor a backend until
+it is used.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .results import ResultsFile
 
-__all__ = ["WORKERS_ENV", "available_cores", "default_workers", "thread_env", "worker_env",
+__all__ = ["WORKERS_ENV", "CELL_THREADS", "available_cores", "default_workers", "thread_env",
+           "worker_env", "pin_cell_threads",
            "dask_client", "native_stderr_hidden", "import_keras_quietly", "use_backend",
            "check_backend", "run_jobs"]
 
@@ -52,6 +55,12 @@ def default_workers() -> int:
     return available_cores()
 
 
+# A cell's figures depend on its backend's thread count: BiRNN(10), seed 0, gave val_acc 0.7998
+# either way but acc 0.8102 on two TensorFlow threads and 0.8105 on one (benchmarks/README.md).
+# One thread a cell is also the fastest way to run a grid on the CPU: one worker per core.
+CELL_THREADS = 1
+
+
 def thread_env(threads: int) -> dict[str, str]:
     """Environment variables that size TensorFlow's, JAX's and OpenMP's thread pools."""
     return {
@@ -73,6 +82,22 @@ def worker_env(threads: int) -> dict[str, str]:
     return {**thread_env(threads), "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 
 
+def pin_cell_threads() -> None:
+    """Give this process's backend the thread pools of a local worker, ``CELL_THREADS``.
+
+    Call it before the backend loads: it sets the variables of :func:`thread_env` that are not
+    set already (a variable you set yourself wins). A backend already loaded (a notebook that
+    imported Keras, a test session) keeps its pools, and the log says so at INFO level.
+    """
+    loaded = [name for name in ("tensorflow", "jax", "torch") if name in sys.modules]
+    if loaded:
+        log.info("%s is already loaded with its own thread pools: cells run in this process "
+                    "may not give the figures of a one-thread worker", loaded[0])
+        return
+    for name, value in thread_env(CELL_THREADS).items():
+        os.environ.setdefault(name, value)
+
+
 @contextlib.contextmanager
 def dask_client(workers: int, scheduler: str | None = None) -> Iterator:
     """A Dask ``Client``: on a new local cluster of ``workers`` processes, or at ``scheduler``.
@@ -84,8 +109,8 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator:
     scheduler : str, optional
         Address of a running scheduler, e.g. ``tcp://10.0.0.5:8786``.
 
-    A local cluster's workers share the cores: each gets ``cores // workers`` backend threads
-    (at least one) and runs one task at a time. Workers of a cluster given by ``scheduler`` keep
+    Each worker of a local cluster runs one task at a time on ``CELL_THREADS`` backend
+    threads. Workers of a cluster given by ``scheduler`` keep
     the settings they were started with.
     """
     from distributed import Client, LocalCluster
@@ -97,7 +122,7 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator:
             client = Client(scheduler)
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   env=worker_env(max(1, available_cores() // workers)),
+                                   env=worker_env(CELL_THREADS),
                                    dashboard_address=dashboard,
                                    silence_logs=logging.ERROR)
             client = Client(cluster)

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cluster import check_backend, dask_client, import_keras_quietly, run_jobs, use_backend
+from .cluster import (
+    check_backend,
+    dask_client,
+    import_keras_quietly,
+    pin_cell_threads,
+    run_jobs,
+    use_backend,
+)
 from .config import Experiment, TrainingSettings
 from .inputs import Prepared, prepare_inputs
 from .results import HISTORY_COLUMNS, HISTORY_KEY_COLUMNS, ResultsFile, versions
@@ -139,7 +146,8 @@ def run_grid(
         Folder of the results CSV, ``<experiment name>.csv``.
     workers : int
         1 runs the cells in this process, one after another; more runs them on a local Dask
-        cluster of that many worker processes.
+        cluster of that many worker processes. Either way each cell runs on
+        ``cluster.CELL_THREADS`` backend threads, so that it gives the same figures.
     scheduler : str, optional
         Address of a running Dask scheduler to run the cells on instead (``workers`` is then
         ignored).
@@ -159,6 +167,8 @@ def run_grid(
     if save_models:
         check_writable(save_models, "--save-models", folder=True)
     done = results.finished_keys()
+    if scheduler is None and workers <= 1:
+        pin_cell_threads()  # before the backend loads: a worker's pools, a worker's figures
     # The backend is part of a row's key: resolve it before the keys of the cells are made.
     backend = use_backend(exp.training.backend)
     exp = dataclasses.replace(exp, training=dataclasses.replace(exp.training, backend=backend))

@@ -6,6 +6,7 @@ seconds each; the cells are tiny.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -179,3 +180,24 @@ def test_a_process_on_one_backend_refuses_an_experiment_on_another():
     cluster.check_backend(None)
     with pytest.raises(ConfigError, match=f"start the workers with KERAS_BACKEND={other}"):
         cluster.check_backend(other)
+
+
+def test_pin_cell_threads_gives_this_process_a_workers_pools(monkeypatch):
+    for name in cluster.thread_env(1):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # set by the user: kept
+    for name in ("tensorflow", "jax", "torch"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    cluster.pin_cell_threads()
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == str(cluster.CELL_THREADS)
+    assert os.environ["TF_NUM_INTEROP_THREADS"] == str(cluster.CELL_THREADS)
+    assert os.environ["OMP_NUM_THREADS"] == "4"
+
+
+def test_pin_cell_threads_leaves_a_loaded_backend_alone(monkeypatch, caplog):
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow", object()))
+    with caplog.at_level(logging.INFO, logger="nlpia_lstm"):
+        cluster.pin_cell_threads()
+    assert "tensorflow is already loaded" in caplog.text
+    assert "TF_NUM_INTRAOP_THREADS" not in os.environ

@@ -2,12 +2,12 @@
 
 Each run (a grid cell, a translator variant) is one Dask task. Locally, :func:`dask_client`
 starts a ``LocalCluster`` of spawned worker processes (TensorFlow and ``fork`` do not mix), one
-task at a time per worker, with the backend's thread pools sized by :func:`thread_env` to
-``CELL_THREADS``. A grid cell run in this process gets the same pools (:func:`pin_cell_threads`),
-so a cell's figures do not depend on where it runs. Given a scheduler address, it connects to
-any running Dask cluster instead: ``dask scheduler`` and ``dask worker`` started by hand,
-dask-jobqueue's ``SLURMCluster``, Kubernetes. This module loads neither Dask nor a backend until
-it is used.
+task at a time per worker, with the backend's thread pools sized by :func:`thread_env`: to
+``CELL_THREADS`` for grid cells, which a grid run in this process gets too
+(:func:`pin_cell_threads`), so that a cell's figures do not depend on where it runs. Given a
+scheduler address, it connects to any running Dask cluster instead: ``dask scheduler`` and
+``dask worker`` started by hand, dask-jobqueue's ``SLURMCluster``, Kubernetes. This module loads
+neither Dask nor a backend until it is used.
 """
 
 from __future__ import annotations
@@ -92,14 +92,15 @@ def pin_cell_threads() -> None:
     loaded = [name for name in ("tensorflow", "jax", "torch") if name in sys.modules]
     if loaded:
         log.info("%s is already loaded with its own thread pools: cells run in this process "
-                    "may not give the figures of a one-thread worker", loaded[0])
+                 "may not give the figures of a one-thread worker", loaded[0])
         return
     for name, value in thread_env(CELL_THREADS).items():
         os.environ.setdefault(name, value)
 
 
 @contextlib.contextmanager
-def dask_client(workers: int, scheduler: str | None = None) -> Iterator:
+def dask_client(workers: int, scheduler: str | None = None,
+                threads: int | None = None) -> Iterator:
     """A Dask ``Client``: on a new local cluster of ``workers`` processes, or at ``scheduler``.
 
     Parameters
@@ -108,10 +109,12 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator:
         Worker processes of the local cluster (ignored with ``scheduler``).
     scheduler : str, optional
         Address of a running scheduler, e.g. ``tcp://10.0.0.5:8786``.
+    threads : int, optional
+        Backend threads of each local worker: grid cells ask for ``CELL_THREADS``. By default
+        the workers share the cores, ``cores // workers`` threads each (at least one).
 
-    Each worker of a local cluster runs one task at a time on ``CELL_THREADS`` backend
-    threads. Workers of a cluster given by ``scheduler`` keep
-    the settings they were started with.
+    Each worker of a local cluster runs one task at a time. Workers of a cluster given by
+    ``scheduler`` keep the settings they were started with.
     """
     from distributed import Client, LocalCluster
 
@@ -122,7 +125,7 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator:
             client = Client(scheduler)
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   env=worker_env(CELL_THREADS),
+                                   env=worker_env(threads or max(1, available_cores() // workers)),
                                    dashboard_address=dashboard,
                                    silence_logs=logging.ERROR)
             client = Client(cluster)

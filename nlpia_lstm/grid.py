@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .cluster import (
+    CELL_THREADS,
     check_backend,
     dask_client,
     import_keras_quietly,
@@ -193,7 +194,7 @@ def run_grid(
     with contextlib.ExitStack() as stack:
         client = remote = None
         if scheduler is not None or workers > 1:
-            client = stack.enter_context(dask_client(workers, scheduler))
+            client = stack.enter_context(dask_client(workers, scheduler, CELL_THREADS))
             remote = client.scatter(prepared, broadcast=True, hash=False)
         # A bar on a terminal only: in a log file its redrawn lines would be noise.
         bar = stack.enter_context(tqdm(total=len(pending), desc=exp.name, unit="cell",
